@@ -1,0 +1,12 @@
+//! mandi-runtime: the server plumbing every mandi service shares — configuration, the gRPC
+//! server with its layers, token verification and authorization, error details, logs,
+//! traces and metrics.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod errors;
+pub mod metrics;
+pub mod observe;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,112 @@
+//! Prometheus metrics: rate, errors and duration (RED) per gRPC method.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    service: String,
+    method: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    service: String,
+    method: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms .. ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// The gRPC metrics of one server, and the registry that exposes them.
+pub struct GrpcMetrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+}
+
+impl GrpcMetrics {
+    /// Registers the metrics in a fresh registry.
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("mandi");
+        let calls = Family::<CallLabels, Counter>::default();
+        let latency: Family<MethodLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "grpc_server_handled",
+            "gRPC calls completed, by method and status code",
+            calls.clone(),
+        );
+        registry.register(
+            "grpc_server_handling_seconds",
+            "Time to the response headers of gRPC calls, by method",
+            latency.clone(),
+        );
+        Arc::new(Self {
+            registry,
+            calls,
+            latency,
+        })
+    }
+
+    /// Records one finished call. `path` is `/package.Service/Method`.
+    pub fn record(&self, path: &str, code: &str, elapsed: Duration) {
+        let (service, method) = split_path(path);
+        self.calls
+            .get_or_create(&CallLabels {
+                service: service.to_owned(),
+                method: method.to_owned(),
+                code: code.to_owned(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&MethodLabels {
+                service: service.to_owned(),
+                method: method.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The metrics in Prometheus' text exposition format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!(%error, "cannot encode metrics");
+        }
+        text
+    }
+}
+
+fn split_path(path: &str) -> (&str, &str) {
+    path.trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or(("unknown", "unknown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_counted_per_method_and_code() {
+        let metrics = GrpcMetrics::new();
+        let path = "/mandi.identity.v1.IdentityService/Login";
+        metrics.record(path, "OK", Duration::from_millis(3));
+        metrics.record(path, "OK", Duration::from_millis(3));
+        metrics.record(path, "UNAUTHENTICATED", Duration::from_millis(3));
+        let text = metrics.render();
+        assert!(text.contains(
+            r#"mandi_grpc_server_handled_total{service="mandi.identity.v1.IdentityService",method="Login",code="OK"} 2"#
+        ), "{text}");
+        assert!(text.contains(r#"code="UNAUTHENTICATED"} 1"#), "{text}");
+    }
+}

@@ -1,0 +1,144 @@
+//! Logs (JSON or pretty) and, when an OTLP endpoint is configured, trace export through
+//! tracing-opentelemetry with W3C trace context taken from incoming calls.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::{ConfigError, Env};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object a line, for machines.
+    Json,
+    /// Human-readable lines, for terminals.
+    Pretty,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(Self::Json),
+            "pretty" => Ok(Self::Pretty),
+            _ => Err("expected json or pretty".into()),
+        }
+    }
+}
+
+/// Logging and tracing settings.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// `MANDI_LOG__FORMAT`: json or pretty (default pretty).
+    pub format: LogFormat,
+    /// `MANDI_LOG__FILTER`: an env-filter directive (default `info`).
+    pub filter: String,
+    /// `MANDI_OTLP__ENDPOINT`: OTLP/gRPC collector URL; no export when unset.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute of exported spans.
+    pub service_name: String,
+}
+
+impl TelemetryConfig {
+    /// Reads the settings from `env`.
+    pub fn from_env(env: &Env, service_name: &str) -> Result<Self, ConfigError> {
+        let filter = env.raw("MANDI_LOG__FILTER").unwrap_or("info").to_owned();
+        EnvFilter::try_new(&filter).map_err(|e| ConfigError::Invalid {
+            var: "MANDI_LOG__FILTER".into(),
+            value: filter.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            format: env.get_or("MANDI_LOG__FORMAT", LogFormat::Pretty)?,
+            filter,
+            otlp_endpoint: env.get("MANDI_OTLP__ENDPOINT")?,
+            service_name: service_name.to_owned(),
+        })
+    }
+}
+
+/// Flushes exported spans when dropped.
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("cannot flush traces: {error}");
+        }
+    }
+}
+
+/// Installs the global subscriber. Call once, at start-up.
+pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
+    let filter = EnvFilter::try_new(&config.filter)?;
+    let fmt = match config.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+    };
+    let provider = match &config.otlp_endpoint {
+        Some(endpoint) => Some(otlp_provider(endpoint, &config.service_name)?),
+        None => None,
+    };
+    let otel = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("mandi"))
+    });
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()?;
+    Ok(TelemetryGuard { provider })
+}
+
+fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracerProvider> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// Makes `span` a child of the caller's trace when the request carries `traceparent`.
+pub fn link_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
+    if !headers.contains_key("traceparent") {
+        return;
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(headers))
+    });
+    // Fails only when no OpenTelemetry layer is installed: nothing to link then.
+    let _ = span.set_parent(parent);
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
