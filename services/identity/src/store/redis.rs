@@ -1,0 +1,81 @@
+//! Redis adapter of [`AttemptCounter`]: counts survive restarts and are shared by replicas.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+use super::{AttemptCounter, StoreError, Window};
+
+/// Failed-attempt windows as Redis keys with a TTL.
+#[derive(Clone)]
+pub struct RedisAttempts {
+    connection: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisAttempts {
+    /// Connects to `url`; every key is put under `prefix`.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(backend)?;
+        let connection = ConnectionManager::new(client).await.map_err(backend)?;
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+}
+
+fn backend(error: redis::RedisError) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+fn window(failures: u32, ttl_ms: i64) -> Window {
+    Window {
+        failures,
+        resets_in: Duration::from_millis(ttl_ms.max(0).unsigned_abs()),
+    }
+}
+
+impl AttemptCounter for RedisAttempts {
+    async fn window(&self, key: &str) -> Result<Option<Window>, StoreError> {
+        let mut connection = self.connection.clone();
+        let (failures, ttl_ms): (Option<u32>, i64) = redis::pipe()
+            .get(self.key(key))
+            .pttl(self.key(key))
+            .query_async(&mut connection)
+            .await
+            .map_err(backend)?;
+        Ok(failures.map(|failures| window(failures, ttl_ms)))
+    }
+
+    async fn record_failure(&self, key: &str, length: Duration) -> Result<Window, StoreError> {
+        // INCR and the first PEXPIRE in one script, so a crash between them cannot leave
+        // a counter that never expires.
+        let script = redis::Script::new(
+            "local n = redis.call('INCR', KEYS[1]) \
+             if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+             return {n, redis.call('PTTL', KEYS[1])}",
+        );
+        let mut connection = self.connection.clone();
+        let (failures, ttl_ms): (u32, i64) = script
+            .key(self.key(key))
+            .arg(u64::try_from(length.as_millis()).unwrap_or(u64::MAX))
+            .invoke_async(&mut connection)
+            .await
+            .map_err(backend)?;
+        Ok(window(failures, ttl_ms))
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(backend)
+    }
+}
