@@ -83,7 +83,10 @@ impl Env {
 
     /// The raw value of a variable, if set and not empty.
     pub fn raw(&self, var: &str) -> Option<&str> {
-        self.vars.get(var).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(var)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// Parses a variable, or returns `default` when it is unset.
@@ -190,7 +193,10 @@ mod tests {
     fn a_bad_value_names_its_variable() {
         let env = Env::from_pairs([("MANDI_SERVER__PORT", "eighty")]);
         let err = env.get::<u16>("MANDI_SERVER__PORT").unwrap_err();
-        assert!(err.to_string().starts_with("MANDI_SERVER__PORT=\"eighty\" is not valid"));
+        assert!(
+            err.to_string()
+                .starts_with("MANDI_SERVER__PORT=\"eighty\" is not valid")
+        );
     }
 
     #[test]
@@ -216,7 +222,10 @@ mod tests {
     #[test]
     fn the_file_is_key_value_lines_with_comments() {
         let vars = parse_file("f", "# c\nA=1\n\nB = two\n").unwrap();
-        assert_eq!(vars, vec![("A".into(), "1".into()), ("B".into(), "two".into())]);
+        assert_eq!(
+            vars,
+            vec![("A".into(), "1".into()), ("B".into(), "two".into())]
+        );
         assert!(parse_file("f", "oops").is_err());
     }
 }

@@ -72,7 +72,10 @@ mod tests {
         let details = status.get_error_details();
         let bad = details.bad_request().expect("bad request details");
         assert_eq!(bad.field_violations[0].field, "email");
-        assert_eq!(details.error_info().map(|i| i.domain.as_str()), Some("mandi.test"));
+        assert_eq!(
+            details.error_info().map(|i| i.domain.as_str()),
+            Some("mandi.test")
+        );
     }
 
     #[test]

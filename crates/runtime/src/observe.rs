@@ -74,7 +74,9 @@ where
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let header = HeaderValue::from_str(&request_id).ok();
         if let Some(value) = &header {
-            request.headers_mut().insert(REQUEST_ID_HEADER, value.clone());
+            request
+                .headers_mut()
+                .insert(REQUEST_ID_HEADER, value.clone());
         }
         let path = request.uri().path().to_owned();
         let span = tracing::info_span!(
@@ -98,7 +100,11 @@ where
                 tracing::Span::current().record("rpc.grpc.status_code", code);
                 match &result {
                     Err(error) => tracing::error!(%error, "call failed in transport"),
-                    Ok(_) => tracing::info!(code, elapsed_ms = elapsed.as_millis() as u64, "call finished"),
+                    Ok(_) => tracing::info!(
+                        code,
+                        elapsed_ms = elapsed.as_millis() as u64,
+                        "call finished"
+                    ),
                 }
                 result.map(|mut response| {
                     if let Some(value) = header {

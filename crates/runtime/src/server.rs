@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use axum::routing::get;
 use http::{HeaderName, Method, StatusCode};
 use tonic::server::NamedService;
-use tonic::service::Routes;
+use tonic::service::RoutesBuilder;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
@@ -28,7 +28,7 @@ use crate::observe::ObserveLayer;
 pub struct Module {
     /// Full protobuf service name, for health (`mandi.identity.v1.IdentityService`).
     pub service_name: &'static str,
-    routes: axum::Router,
+    register: Box<dyn FnOnce(&mut RoutesBuilder) + Send>,
     policies: &'static [(&'static str, Policy)],
     admin: axum::Router,
 }
@@ -50,7 +50,9 @@ impl Module {
     {
         Self {
             service_name: S::NAME,
-            routes: Routes::new(service).into_axum_router(),
+            register: Box::new(move |routes: &mut RoutesBuilder| {
+                routes.add_service(service);
+            }),
             policies,
             admin: axum::Router::new(),
         }
@@ -147,18 +149,20 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     let service_names: Vec<&'static str> = modules.iter().map(|m| m.service_name).collect();
     for name in &service_names {
-        health.set_service_status(*name, ServingStatus::Serving).await;
+        health
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
     }
     health.set_service_status("", ServingStatus::Serving).await;
 
     let mut policies = Policies::default();
-    let mut grpc_router = reflection_routes()?
-        .merge(Routes::new(health_service).into_axum_router());
+    let mut routes = reflection_routes(&service_names)?;
+    routes.add_service(health_service);
     let ready = Arc::new(AtomicBool::new(true));
     let mut admin_router = admin_routes(metrics.clone(), ready.clone());
     for module in modules {
         policies.add(module.service_name, module.policies);
-        grpc_router = grpc_router.merge(module.routes);
+        (module.register)(&mut routes);
         admin_router = admin_router.merge(module.admin);
     }
 
@@ -184,7 +188,7 @@ pub async fn serve(
         ))
         // Innermost: handlers only ever see authenticated, authorized calls.
         .layer(AuthLayer::new(policies, verifier))
-        .add_routes(Routes::from(grpc_router));
+        .add_routes(routes.routes());
 
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
     let drain_delay = config.drain_delay;
@@ -193,9 +197,13 @@ pub async fn serve(
         tracing::info!("shutting down: reporting NOT_SERVING");
         ready.store(false, Ordering::SeqCst);
         for name in &service_names {
-            health.set_service_status(*name, ServingStatus::NotServing).await;
+            health
+                .set_service_status(*name, ServingStatus::NotServing)
+                .await;
         }
-        health.set_service_status("", ServingStatus::NotServing).await;
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
         tokio::time::sleep(drain_delay).await;
     };
     let mut admin_stopped = stopped_rx.clone();
@@ -238,19 +246,31 @@ pub async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
-fn reflection_routes() -> anyhow::Result<axum::Router> {
-    let v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(mandi_sdk::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+/// Reflection v1 and v1alpha over every mandi contract, advertising only the services this
+/// process serves (grpcurl 1.8 and many tools still speak only v1alpha).
+fn reflection_routes(served: &[&'static str]) -> anyhow::Result<RoutesBuilder> {
+    let configure = || {
+        let advertised = served.iter().copied().chain([
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]);
+        advertised.fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(mandi_sdk::proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |builder, name| builder.with_service_name(name),
+        )
+    };
+    let v1 = configure()
         .build_v1()
         .context("cannot build reflection v1")?;
-    // grpcurl 1.8 and many tools still speak only v1alpha.
-    let v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(mandi_sdk::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let v1alpha = configure()
         .build_v1alpha()
         .context("cannot build reflection v1alpha")?;
-    Ok(Routes::new(v1).add_service(v1alpha).into_axum_router())
+    let mut routes = RoutesBuilder::default();
+    routes.add_service(v1).add_service(v1alpha);
+    Ok(routes)
 }
 
 fn admin_routes(metrics: Arc<GrpcMetrics>, ready: Arc<AtomicBool>) -> axum::Router {
@@ -302,7 +322,10 @@ async fn tls_config(files: &TlsFiles) -> anyhow::Result<ServerTlsConfig> {
             .await
             .with_context(|| format!("cannot read TLS file {path}"))
     };
-    let identity = Identity::from_pem(read(files.cert.clone()).await?, read(files.key.clone()).await?);
+    let identity = Identity::from_pem(
+        read(files.cert.clone()).await?,
+        read(files.key.clone()).await?,
+    );
     let mut config = ServerTlsConfig::new().identity(identity);
     if let Some(ca) = &files.client_ca {
         config = config.client_ca_root(Certificate::from_pem(read(ca.clone()).await?));

@@ -315,8 +315,19 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(Email::parse("  Asha@Example.COM ").unwrap().as_str(), "asha@example.com");
-        for bad in ["", "asha", "asha@", "@example.com", "a b@example.com", "a@b", "a@@b.com"] {
+        assert_eq!(
+            Email::parse("  Asha@Example.COM ").unwrap().as_str(),
+            "asha@example.com"
+        );
+        for bad in [
+            "",
+            "asha",
+            "asha@",
+            "@example.com",
+            "a b@example.com",
+            "a@b",
+            "a@@b.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

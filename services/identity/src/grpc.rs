@@ -70,7 +70,11 @@ impl<S: IdentityStore, A: AttemptCounter> pb::identity_service_server::IdentityS
         let role = requested_role(req.role)?;
         let registration = Registration::parse(&req.name, &req.email, &req.password, role)
             .map_err(|violations| to_status(IdentityError::Invalid(violations)))?;
-        let user = self.identity.register(registration).await.map_err(to_status)?;
+        let user = self
+            .identity
+            .register(registration)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::RegisterResponse {
             user: Some(user_to_proto(&user)),
         }))
@@ -135,7 +139,11 @@ impl<S: IdentityStore, A: AttemptCounter> pb::identity_service_server::IdentityS
                 "NOT_A_USER",
             ));
         }
-        let user = self.identity.user(&caller.subject).await.map_err(to_status)?;
+        let user = self
+            .identity
+            .user(&caller.subject)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::GetCurrentUserResponse {
             user: Some(user_to_proto(&user)),
         }))
@@ -213,7 +221,11 @@ impl<S: IdentityStore, A: AttemptCounter> pb::identity_service_server::IdentityS
         &self,
         _request: Request<pb::RotateSigningKeyRequest>,
     ) -> Result<Response<pb::RotateSigningKeyResponse>, Status> {
-        let kid = self.identity.rotate_signing_key().await.map_err(to_status)?;
+        let kid = self
+            .identity
+            .rotate_signing_key()
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::RotateSigningKeyResponse { kid }))
     }
 }
@@ -234,9 +246,15 @@ fn requested_role(value: i32) -> Result<Option<Role>, Status> {
     match pb::Role::try_from(value) {
         Ok(pb::Role::Unspecified) => Ok(None),
         Ok(role) => role_from_proto(role as i32).map(Some).ok_or_else(|| {
-            errors::invalid_argument(DOMAIN, [("role", "ROLE_SERVICE is for internal services only")])
+            errors::invalid_argument(
+                DOMAIN,
+                [("role", "ROLE_SERVICE is for internal services only")],
+            )
         }),
-        Err(_) => Err(errors::invalid_argument(DOMAIN, [("role", "is not a known role")])),
+        Err(_) => Err(errors::invalid_argument(
+            DOMAIN,
+            [("role", "is not a known role")],
+        )),
     }
 }
 
@@ -285,9 +303,12 @@ fn to_status(error: IdentityError) -> Status {
             DOMAIN,
             violations.into_iter().map(|v| (v.field, v.description)),
         ),
-        IdentityError::EmailTaken => {
-            errors::status(Code::AlreadyExists, error.to_string(), DOMAIN, "EMAIL_TAKEN")
-        }
+        IdentityError::EmailTaken => errors::status(
+            Code::AlreadyExists,
+            error.to_string(),
+            DOMAIN,
+            "EMAIL_TAKEN",
+        ),
         IdentityError::BadCredentials => errors::status(
             Code::Unauthenticated,
             error.to_string(),
@@ -295,8 +316,9 @@ fn to_status(error: IdentityError) -> Status {
             "BAD_CREDENTIALS",
         ),
         IdentityError::Throttled { retry_after_secs } => {
-            let mut details =
-                ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(retry_after_secs)));
+            let mut details = ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(
+                retry_after_secs,
+            )));
             details.set_error_info("LOGIN_THROTTLED", DOMAIN, std::collections::HashMap::new());
             Status::with_error_details(Code::ResourceExhausted, error.to_string(), details)
         }
@@ -321,7 +343,9 @@ fn to_status(error: IdentityError) -> Status {
         IdentityError::UserNotFound(_) => {
             errors::status(Code::NotFound, error.to_string(), DOMAIN, "USER_NOT_FOUND")
         }
-        IdentityError::Store(store) if store.is_unavailable() => errors::unavailable(DOMAIN, &store),
+        IdentityError::Store(store) if store.is_unavailable() => {
+            errors::unavailable(DOMAIN, &store)
+        }
         IdentityError::Store(ref store) => errors::internal(DOMAIN, store),
         IdentityError::Crypto(_) => errors::internal(DOMAIN, &error),
     }

@@ -78,8 +78,10 @@ impl IdentityConfig {
                 "MANDI_IDENTITY__REFRESH_TTL",
                 Duration::from_secs(30 * 86_400),
             )?,
-            service_token_ttl: env
-                .duration_or("MANDI_IDENTITY__SERVICE_TOKEN_TTL", Duration::from_secs(300))?,
+            service_token_ttl: env.duration_or(
+                "MANDI_IDENTITY__SERVICE_TOKEN_TTL",
+                Duration::from_secs(300),
+            )?,
             max_failures_per_account: env.get_or("MANDI_IDENTITY__MAX_FAILURES_PER_ACCOUNT", 5)?,
             max_failures_per_source: env.get_or("MANDI_IDENTITY__MAX_FAILURES_PER_SOURCE", 50)?,
             throttle_window: env
@@ -124,7 +126,13 @@ pub async fn module(config: IdentityConfig) -> anyhow::Result<Module> {
     let hasher = PasswordHasherPool::new(config.argon2.0, config.argon2.1)?;
     match &config.backends {
         Backends::Memory => {
-            build(MemoryStore::default(), MemoryAttempts::default(), hasher, &config).await
+            build(
+                MemoryStore::default(),
+                MemoryAttempts::default(),
+                hasher,
+                &config,
+            )
+            .await
         }
         Backends::Real {
             database_url,
@@ -173,7 +181,8 @@ async fn build<S: IdentityStore, A: AttemptCounter>(
             }
         }),
     );
-    let service = IdentityServiceServer::new(IdentityGrpc::new(identity, config.trust_forwarded_for));
+    let service =
+        IdentityServiceServer::new(IdentityGrpc::new(identity, config.trust_forwarded_for));
     Ok(Module::new(service, grpc::POLICIES).with_admin_routes(jwks_route))
 }
 

@@ -55,10 +55,14 @@ impl PasswordHasherPool {
 
 fn hash_with(params: &Params, password: &str) -> Result<String, IdentityError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params.clone())
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| IdentityError::Crypto(format!("cannot hash password: {e}")))
+    Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        params.clone(),
+    )
+    .hash_password(password.as_bytes(), &salt)
+    .map(|hash| hash.to_string())
+    .map_err(|e| IdentityError::Crypto(format!("cannot hash password: {e}")))
 }
 
 #[cfg(test)]

@@ -14,9 +14,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::domain::{
-    Email, IdentityError, RefreshRecord, Registration, Role, Rotation, User,
-};
+use crate::domain::{Email, IdentityError, RefreshRecord, Registration, Role, Rotation, User};
 use crate::keys::{self, KeyRing, PublicKey};
 use crate::passwords::PasswordHasherPool;
 use crate::store::{AttemptCounter, IdentityStore};
@@ -329,7 +327,10 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
 
     async fn load_ring(&self) -> Result<Option<std::sync::Arc<KeyRing>>, IdentityError> {
         let records = self.store.signing_keys().await?;
-        let window = self.settings.access_ttl.max(self.settings.service_token_ttl);
+        let window = self
+            .settings
+            .access_ttl
+            .max(self.settings.service_token_ttl);
         let ring = KeyRing::from_records(&records, Utc::now(), window_of(window))?
             .map(std::sync::Arc::new);
         if let Some(ring) = &ring {

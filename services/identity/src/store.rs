@@ -49,7 +49,8 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<(User, String)>, StoreError>> + Send;
 
     /// The user with this id.
-    fn user_by_id(&self, id: Uuid) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    fn user_by_id(&self, id: Uuid)
+    -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
     /// Changes a user's role; `None` when there is no such user.
     fn set_role(
@@ -82,7 +83,9 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every signing key, newest first.
-    fn signing_keys(&self) -> impl Future<Output = Result<Vec<SigningKeyRecord>, StoreError>> + Send;
+    fn signing_keys(
+        &self,
+    ) -> impl Future<Output = Result<Vec<SigningKeyRecord>, StoreError>> + Send;
 
     /// Stores `key` as the newest signing key and retires the others at `key.created_at`.
     fn rotate_signing_key(

@@ -36,7 +36,8 @@ impl Policies {
     /// Adds the policies of one service's methods (`service` is the full service name).
     pub fn add(&mut self, service: &str, methods: &[(&str, Policy)]) {
         for (method, policy) in methods {
-            self.by_method.insert(format!("/{service}/{method}"), *policy);
+            self.by_method
+                .insert(format!("/{service}/{method}"), *policy);
         }
     }
 
@@ -124,9 +125,15 @@ where
 }
 
 fn bearer_token<B>(request: &Request<B>) -> Option<&str> {
-    let value = request.headers().get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Decides whether a call goes through, and as whom.
@@ -178,7 +185,10 @@ mod tests {
     #[test]
     fn unlisted_mandi_methods_need_a_signed_in_caller() {
         let policies = Policies::default();
-        assert_eq!(policies.for_path("/mandi.x.v1.XService/Get"), Policy::SignedIn);
+        assert_eq!(
+            policies.for_path("/mandi.x.v1.XService/Get"),
+            Policy::SignedIn
+        );
         assert_eq!(
             policies.for_path("/grpc.health.v1.Health/Check"),
             Policy::Public

@@ -80,8 +80,8 @@ impl TokenVerifier {
 
     /// Checks the signature and claims of `token` and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| VerifyError::Malformed(e.to_string()))?;
         let kid = header
             .kid
             .ok_or_else(|| VerifyError::Malformed("no kid header".into()))?;
@@ -114,7 +114,9 @@ impl TokenVerifier {
         if let Some(at) = *last {
             tokio::time::sleep(MIN_REFRESH_INTERVAL.saturating_sub(at.elapsed())).await;
         }
-        let jwks = (self.source)().await.map_err(VerifyError::KeysUnavailable)?;
+        let jwks = (self.source)()
+            .await
+            .map_err(VerifyError::KeysUnavailable)?;
         *last = Some(Instant::now());
         let keys = jwks
             .iter()
@@ -125,7 +127,10 @@ impl TokenVerifier {
                     .map(|key| (jwk.kid.clone(), key))
             })
             .collect();
-        *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
         Ok(())
     }
 }

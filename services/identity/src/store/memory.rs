@@ -35,7 +35,9 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave State half-written: every
         // mutation below is a single insert or a loop of flag sets.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -45,7 +47,9 @@ impl IdentityStore for MemoryStore {
         if state.by_email.contains_key(user.email.as_str()) {
             return Err(StoreError::Conflict("email".into()));
         }
-        state.by_email.insert(user.email.as_str().to_owned(), user.id);
+        state
+            .by_email
+            .insert(user.email.as_str().to_owned(), user.id);
         state
             .users
             .insert(user.id, (user.clone(), password_hash.to_owned()));

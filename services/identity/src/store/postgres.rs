@@ -89,19 +89,28 @@ impl IdentityStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash").map_err(backend)?)))
-            .transpose()
+        row.map(|row| {
+            Ok((
+                user_from_row(&row)?,
+                row.try_get("password_hash").map_err(backend)?,
+            ))
+        })
+        .transpose()
     }
 
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
     }
 
     async fn set_role(

@@ -1,0 +1,138 @@
+//! mandi-server: runs one, several or all mandi services in one process.
+//!
+//! `--target=all` is the embedded default (in-memory storage, no servers needed);
+//! `--target=identity` runs identity on its real backends from configuration.
+#![forbid(unsafe_code)]
+
+mod modules;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use mandi_runtime::auth::TokenVerifier;
+use mandi_runtime::config::{ConfigError, EXIT_BAD_CONFIG, Env};
+use mandi_runtime::server::{self, ServerConfig};
+use mandi_runtime::telemetry::{self, TelemetryConfig};
+
+/// Command-line flags; each falls back to its environment variable.
+#[derive(Debug, Parser)]
+#[command(name = "mandi-server", version, about = "Runs mandi services")]
+struct Args {
+    /// `all`, or a comma list of services (identity).
+    #[arg(long, env = "MANDI_TARGET", default_value = "all")]
+    target: String,
+    /// gRPC and grpc-web address.
+    #[arg(long, env = "MANDI_LISTEN")]
+    listen: Option<String>,
+    /// Metrics, health and JWKS HTTP address.
+    #[arg(long, env = "MANDI_ADMIN_LISTEN")]
+    admin_listen: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mandi-server: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => match error.downcast_ref::<ConfigError>() {
+            Some(config) => {
+                eprintln!("mandi-server: bad configuration: {config}");
+                ExitCode::from(EXIT_BAD_CONFIG as u8)
+            }
+            None => {
+                eprintln!("mandi-server: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    // Configuration is read and checked in full before anything starts.
+    let mut env = Env::load()?;
+    if let Some(listen) = &args.listen {
+        env.set("MANDI_LISTEN", listen);
+    }
+    if let Some(admin) = &args.admin_listen {
+        env.set("MANDI_ADMIN_LISTEN", admin);
+    }
+    let selection = modules::select(&args.target)?;
+    let server_config = ServerConfig::from_env(&env)?;
+    let prepared = modules::prepare(&env, &selection)?;
+    let telemetry_config = TelemetryConfig::from_env(&env, "mandi-server")?;
+    let identity_endpoint: Option<String> = env.get("MANDI_AUTH__IDENTITY_ENDPOINT")?;
+    let runs_identity = selection.targets.contains(&modules::Target::Identity);
+    if identity_endpoint.is_none() && !runs_identity {
+        return Err(ConfigError::Missing {
+            var: "MANDI_AUTH__IDENTITY_ENDPOINT".into(),
+            hint: "the identity service's URL, to fetch token signing keys".into(),
+        }
+        .into());
+    }
+    let _telemetry = telemetry::init(&telemetry_config)?;
+
+    let grpc_listener = tokio::net::TcpListener::bind(server_config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", server_config.listen))?;
+    let admin_listener = tokio::net::TcpListener::bind(server_config.admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", server_config.admin_listen))?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+
+    // With identity in this process, keys come from ourselves, over gRPC like any caller.
+    let identity_endpoint = identity_endpoint.unwrap_or_else(|| loopback_url(grpc_addr));
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(identity_endpoint.clone()).map_err(|_| {
+            ConfigError::Invalid {
+                var: "MANDI_AUTH__IDENTITY_ENDPOINT".into(),
+                value: identity_endpoint,
+                reason: "expected a URL like http://identity:50051".into(),
+            }
+        })?;
+    let verifier = Arc::new(TokenVerifier::from_identity(endpoint));
+
+    let modules = modules::build(prepared).await?;
+    let names: Vec<&str> = selection.targets.iter().map(|t| t.name()).collect();
+    tracing::info!(
+        targets = %names.join(","),
+        embedded = selection.embedded,
+        %grpc_addr,
+        %admin_addr,
+        "mandi-server started"
+    );
+    // One machine-readable line on stdout, for scripts and tests that start on port 0.
+    println!("listening grpc={grpc_addr} admin={admin_addr}");
+    std::io::stdout().flush()?;
+
+    server::serve(
+        &server_config,
+        modules,
+        verifier,
+        grpc_listener,
+        admin_listener,
+        server::shutdown_signal(),
+    )
+    .await
+}
+
+fn loopback_url(addr: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{host}:{}", addr.port())
+}

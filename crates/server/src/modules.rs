@@ -1,0 +1,128 @@
+//! The services this binary can run, and how each is built from configuration
+//! (after Grafana Loki's module map, simplified: no service depends on another's
+//! in-process state; they talk over gRPC through the SDK).
+
+use mandi_runtime::config::{ConfigError, Env};
+use mandi_runtime::server::Module;
+
+/// One service the binary can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// mandi.identity.v1.IdentityService
+    Identity,
+}
+
+/// Every implemented target, in start order.
+pub const ALL: &[Target] = &[Target::Identity];
+
+impl Target {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Identity => "identity",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        ALL.iter().copied().find(|t| t.name() == name)
+    }
+}
+
+/// What `--target` asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The services to run.
+    pub targets: Vec<Target>,
+    /// `all`: the whole mesh in one process on in-memory storage.
+    pub embedded: bool,
+}
+
+/// Parses `all` or a comma list of target names.
+pub fn select(spec: &str) -> Result<Selection, ConfigError> {
+    if spec.trim() == "all" {
+        return Ok(Selection {
+            targets: ALL.to_vec(),
+            embedded: true,
+        });
+    }
+    let mut targets = Vec::new();
+    for name in spec.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let target = Target::parse(name).ok_or_else(|| ConfigError::Invalid {
+            var: "--target (MANDI_TARGET)".into(),
+            value: name.to_owned(),
+            reason: format!(
+                "unknown target; known: all, {}",
+                ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    if targets.is_empty() {
+        return Err(ConfigError::Missing {
+            var: "--target (MANDI_TARGET)".into(),
+            hint: "name at least one service, or all".into(),
+        });
+    }
+    Ok(Selection {
+        targets,
+        embedded: false,
+    })
+}
+
+/// A target's configuration, read and checked before any port is bound.
+pub enum Prepared {
+    /// identity's settings.
+    Identity(mandi_identity::IdentityConfig),
+}
+
+/// Reads the configuration of every selected target.
+pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, ConfigError> {
+    selection
+        .targets
+        .iter()
+        .map(|target| match target {
+            Target::Identity => Ok(Prepared::Identity(
+                mandi_identity::IdentityConfig::from_env(env, selection.embedded)?,
+            )),
+        })
+        .collect()
+}
+
+/// Connects the backends and builds the services.
+pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
+    let mut modules = Vec::with_capacity(prepared.len());
+    for target in prepared {
+        modules.push(match target {
+            Prepared::Identity(config) => mandi_identity::module(config).await?,
+        });
+    }
+    Ok(modules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_every_target_embedded() {
+        let all = select("all").unwrap();
+        assert!(all.embedded);
+        assert_eq!(all.targets, ALL);
+    }
+
+    #[test]
+    fn a_comma_list_runs_real_backends() {
+        let some = select("identity, identity").unwrap();
+        assert!(!some.embedded);
+        assert_eq!(some.targets, [Target::Identity]);
+    }
+
+    #[test]
+    fn an_unknown_target_lists_the_known_ones() {
+        let err = select("identity,warp-drive").unwrap_err().to_string();
+        assert!(err.contains("\"warp-drive\""), "{err}");
+        assert!(err.contains("known: all, identity"), "{err}");
+    }
+}
