@@ -1,0 +1,57 @@
+# mandi: `make run` starts everything in one process; `make test` runs the whole suite.
+SHELL := bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+BUF := tools/node_modules/.bin/buf
+GRPCURL := tools/bin/grpcurl
+LISTEN ?= 127.0.0.1:50051
+ADMIN_LISTEN ?= 127.0.0.1:9090
+# Tests talk to these real servers; `make up` starts them.
+export MANDI_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export MANDI_TEST_REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: help tools up down build run test lint bench clean-test-dbs
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+tools: ## Install buf and grpcurl into tools/ (pinned, idempotent)
+	@scripts/install-tools.sh
+
+up: ## Start the real servers the tests use (PostgreSQL, Redis)
+	@scripts/ensure-postgres.sh
+	@scripts/ensure-redis.sh
+
+down: ## Nothing to stop: the servers belong to the machine, tests clean up their databases
+	@scripts/reset-test-databases.sh
+
+build: ## Build every crate
+	$(CARGO) build --workspace --all-targets
+
+run: ## Run the whole mesh in one process, in memory (no servers needed)
+	$(CARGO) build -p mandi-server
+	@echo "mandi: gRPC and grpc-web on $(LISTEN), metrics on http://$(ADMIN_LISTEN)/metrics"
+	@echo "  try: $(GRPCURL) -plaintext $(LISTEN) list   (after make tools)"
+	$(CARGO) run -q -p mandi-server -- --target=all --listen=$(LISTEN) --admin-listen=$(ADMIN_LISTEN)
+
+test: tools up ## Run the whole suite against the real servers
+	@scripts/reset-test-databases.sh
+	$(CARGO) build -p mandi-server
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+	  $(CARGO) test --workspace --no-fail-fast; \
+	fi
+	$(CARGO) test --workspace --doc
+
+lint: tools ## buf lint + breaking against main, rustfmt, clippy
+	$(BUF) lint
+	@if git rev-parse --verify -q main >/dev/null && git ls-tree -d main proto >/dev/null 2>&1 && [ -n "$$(git ls-tree main proto)" ]; then \
+	  $(BUF) breaking --against '.git#branch=main'; \
+	else echo "buf breaking: main has no protos yet, nothing to compare"; fi
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: ## Measure identity's hot paths against a baseline in the same run
+	$(CARGO) bench -p mandi-identity --bench tokens
