@@ -111,6 +111,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         %admin_addr,
         "mandi-server started"
     );
+    let shutdown = server::shutdown_signal().context("cannot listen for SIGTERM and SIGINT")?;
     // One machine-readable line on stdout, for scripts and tests that start on port 0.
     println!("listening grpc={grpc_addr} admin={admin_addr}");
     std::io::stdout().flush()?;
@@ -121,7 +122,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         verifier,
         grpc_listener,
         admin_listener,
-        server::shutdown_signal(),
+        shutdown,
     )
     .await
 }

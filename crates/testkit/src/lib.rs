@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod http;
 mod server;
 
 pub use server::ServerProcess;
@@ -23,15 +24,19 @@ pub fn redis_url() -> String {
 /// Creates an empty database `mandi_test_<uuid>` and returns its URL.
 pub async fn fresh_database() -> String {
     let admin = postgres_admin_url();
-    let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is not reachable at {admin} ({e}); start it with `make up`")
-    });
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is not reachable at {admin} ({e}); start it with `make up`")
+        });
     let name = format!("mandi_test_{}", uuid::Uuid::now_v7().simple());
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
         .await
         .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
     format!("{base}/{name}")
 }
 
@@ -42,11 +47,16 @@ pub async fn redis_with_prefix() -> (String, String) {
     let mut connection = client
         .get_multiplexed_async_connection()
         .await
-        .unwrap_or_else(|e| panic!("Redis is not reachable at {url} ({e}); start it with `make up`"));
+        .unwrap_or_else(|e| {
+            panic!("Redis is not reachable at {url} ({e}); start it with `make up`")
+        });
     let pong: String = redis::cmd("PING")
         .query_async(&mut connection)
         .await
         .unwrap_or_else(|e| panic!("Redis at {url} does not answer PING: {e}"));
     assert_eq!(pong, "PONG");
-    (url, format!("mandi:test:{}:", uuid::Uuid::now_v7().simple()))
+    (
+        url,
+        format!("mandi:test:{}:", uuid::Uuid::now_v7().simple()),
+    )
 }

@@ -1,0 +1,235 @@
+//! The server around the services: reflection through grpcurl (the README's own lines),
+//! health, metrics, the JWKS document, grpc-web with CORS, shutdown and bad configuration.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::identity::v1::GetJwksRequest;
+use mandi_testkit::ServerProcess;
+use mandi_testkit::http::request;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn readme_grpcurl_block() -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- grpcurl-check:start -->")
+        .expect("README marks its grpcurl block");
+    let end = readme.find("<!-- grpcurl-check:end -->").unwrap();
+    readme[start..end]
+        .lines()
+        .filter(|line| !line.starts_with("```") && !line.starts_with("<!--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_readme_grpcurl_lines_list_describe_register_and_login() {
+    let grpcurl = repo_root().join("tools/bin/grpcurl");
+    assert!(
+        grpcurl.exists(),
+        "{} is missing: run `make tools`",
+        grpcurl.display()
+    );
+    let server = ServerProcess::start("all", &[]);
+    let script = readme_grpcurl_block().replace("127.0.0.1:50051", &server.grpc.to_string());
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "README grpcurl lines failed:\n{stdout}\n{stderr}"
+    );
+    for expected in [
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+        "mandi.identity.v1.IdentityService",
+        // describe shows the contract's comments
+        "Creates a user account.",
+        "\"accessToken\"",
+        "\"email\": \"asha@example.com\"",
+        "\"role\": \"ROLE_CUSTOMER\"",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // Only the services this process serves are advertised.
+    assert!(!stdout.contains("mandi.cart.v1.CartService"), "{stdout}");
+}
+
+#[tokio::test]
+async fn health_reports_serving_for_each_service() {
+    let server = ServerProcess::start("all", &[]);
+    let channel = tonic::transport::Endpoint::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    for service in ["", "mandi.identity.v1.IdentityService"] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_admin_port_serves_metrics_and_the_same_keys_as_get_jwks() {
+    let server = ServerProcess::start("all", &[]);
+    let mandi = Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap();
+    let keys = mandi
+        .identity()
+        .get_jwks(GetJwksRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+
+    let jwks = request(server.admin, "GET", "/.well-known/jwks.json", &[], b"").await;
+    assert_eq!(jwks.status, 200);
+    let document: serde_json::Value = serde_json::from_slice(&jwks.body).unwrap();
+    let published = &document["keys"][0];
+    assert_eq!(published["kid"], keys[0].kid.as_str());
+    assert_eq!(published["x"], keys[0].x.as_str());
+    assert_eq!(published["alg"], "EdDSA");
+
+    let metrics = request(server.admin, "GET", "/metrics", &[], b"")
+        .await
+        .text();
+    assert!(
+        metrics.contains(
+            r#"mandi_grpc_server_handled_total{service="mandi.identity.v1.IdentityService",method="GetJwks",code="OK"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mandi_grpc_server_handling_seconds_bucket"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn browsers_call_through_grpc_web_from_an_allowed_origin() {
+    let server = ServerProcess::start("all", &[]);
+    let path = "/mandi.identity.v1.IdentityService/GetJwks";
+    let preflight = request(
+        server.grpc,
+        "OPTIONS",
+        path,
+        &[
+            ("origin", "http://localhost:8080"),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "content-type,x-grpc-web,authorization",
+            ),
+        ],
+        b"",
+    )
+    .await;
+    assert!(preflight.status < 300, "{preflight:?}");
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
+
+    // An empty GetJwksRequest in one grpc-web frame: flag 0, length 0.
+    let call = request(
+        server.grpc,
+        "POST",
+        path,
+        &[
+            ("origin", "http://localhost:8080"),
+            ("content-type", "application/grpc-web+proto"),
+            ("x-grpc-web", "1"),
+        ],
+        &[0, 0, 0, 0, 0],
+    )
+    .await;
+    assert_eq!(call.status, 200, "{call:?}");
+    assert_eq!(
+        call.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
+    assert!(
+        call.text().contains("grpc-status:0"),
+        "trailer frame: {:?}",
+        call.text()
+    );
+    assert!(
+        call.text().contains("Ed25519"),
+        "the key set is in the data frame"
+    );
+
+    let foreign = request(
+        server.grpc,
+        "OPTIONS",
+        path,
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "POST"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let server = ServerProcess::start("all", &[("MANDI_LOG__FILTER", "info")]);
+    let log_before = server.log();
+    assert!(log_before.contains("mandi-server started"), "{log_before}");
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn bad_configuration_exits_64_naming_the_variable() {
+    for (env, expected) in [
+        (
+            ("MANDI_SERVER__REQUEST_TIMEOUT", "soon"),
+            "MANDI_SERVER__REQUEST_TIMEOUT=\"soon\"",
+        ),
+        (
+            ("MANDI_TARGET", "identity"),
+            "MANDI_IDENTITY__DATABASE_URL must be set",
+        ),
+        (("MANDI_TARGET", "warp-drive"), "unknown target"),
+    ] {
+        let output = Command::new(ServerProcess::binary())
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(64), "{env:?}: {stderr}");
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
+    }
+}
