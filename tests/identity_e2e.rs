@@ -33,12 +33,13 @@ fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
 
 async fn start_real_identity() -> ServerProcess {
     let database = mandi_testkit::fresh_database().await;
-    let (redis, _) = mandi_testkit::redis_with_prefix().await;
+    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
     start(
         "identity",
         vec![
             ("MANDI_IDENTITY__DATABASE_URL", database),
             ("MANDI_IDENTITY__REDIS_URL", redis),
+            ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
         ],
     )
 }

@@ -39,6 +39,8 @@ pub enum Backends {
         database_url: String,
         /// `MANDI_IDENTITY__REDIS_URL`.
         redis_url: String,
+        /// `MANDI_IDENTITY__REDIS_PREFIX`: namespace of identity's keys.
+        redis_prefix: String,
     },
 }
 
@@ -70,6 +72,8 @@ impl IdentityConfig {
                     "MANDI_IDENTITY__REDIS_URL",
                     "redis://127.0.0.1:6379".to_owned(),
                 )?,
+                redis_prefix: env
+                    .get_or("MANDI_IDENTITY__REDIS_PREFIX", "mandi:identity:".to_owned())?,
             }
         };
         let settings = IdentitySettings {
@@ -137,11 +141,12 @@ pub async fn module(config: IdentityConfig) -> anyhow::Result<Module> {
         Backends::Real {
             database_url,
             redis_url,
+            redis_prefix,
         } => {
             let store = PgStore::connect(database_url)
                 .await
                 .context("cannot open identity's PostgreSQL database")?;
-            let attempts = RedisAttempts::connect(redis_url, "mandi:identity:attempts:")
+            let attempts = RedisAttempts::connect(redis_url, &format!("{redis_prefix}attempts:"))
                 .await
                 .context("cannot connect identity to Redis")?;
             build(store, attempts, hasher, &config).await

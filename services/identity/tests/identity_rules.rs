@@ -34,9 +34,14 @@ fn settings() -> IdentitySettings {
 async fn identity_with(settings: IdentitySettings, argon2_memory_kib: u32) -> Arc<MemoryIdentity> {
     let hasher = PasswordHasherPool::new(argon2_memory_kib, 2).unwrap();
     Arc::new(
-        Identity::new(MemoryStore::default(), MemoryAttempts::default(), hasher, settings)
-            .await
-            .unwrap(),
+        Identity::new(
+            MemoryStore::default(),
+            MemoryAttempts::default(),
+            hasher,
+            settings,
+        )
+        .await
+        .unwrap(),
     )
 }
 
@@ -83,8 +88,14 @@ async fn a_configured_admin_email_registers_as_admin() {
 async fn login_issues_a_token_that_verifies_with_the_users_role() {
     let identity = identity().await;
     register(&identity, "asha@example.com").await;
-    let (pair, user) = identity.login("Asha@Example.com", "correct horse", None).await.unwrap();
-    let claims = verifier_of(&identity).verify(&pair.access_token).await.unwrap();
+    let (pair, user) = identity
+        .login("Asha@Example.com", "correct horse", None)
+        .await
+        .unwrap();
+    let claims = verifier_of(&identity)
+        .verify(&pair.access_token)
+        .await
+        .unwrap();
     assert_eq!(claims.sub, user.id.to_string());
     assert_eq!(claims.roles, [roles::CUSTOMER]);
     assert_eq!(claims.exp - claims.iat, 900);
@@ -103,10 +114,16 @@ async fn wrong_password_and_unknown_email_fail_alike_and_take_as_long() {
     let mut unknown_email = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let a = identity.login("asha@example.com", "wrong password", None).await.unwrap_err();
+        let a = identity
+            .login("asha@example.com", "wrong password", None)
+            .await
+            .unwrap_err();
         wrong_password.push(started.elapsed());
         let started = Instant::now();
-        let b = identity.login("nobody@example.com", "wrong password", None).await.unwrap_err();
+        let b = identity
+            .login("nobody@example.com", "wrong password", None)
+            .await
+            .unwrap_err();
         unknown_email.push(started.elapsed());
         assert_eq!(a.to_string(), b.to_string());
         assert!(matches!(a, IdentityError::BadCredentials));
@@ -128,12 +145,20 @@ async fn repeated_failures_throttle_the_account_even_with_the_right_password() {
     let identity = identity().await;
     register(&identity, "asha@example.com").await;
     for _ in 0..3 {
-        let err = identity.login("asha@example.com", "guess guess", None).await.unwrap_err();
+        let err = identity
+            .login("asha@example.com", "guess guess", None)
+            .await
+            .unwrap_err();
         assert!(matches!(err, IdentityError::BadCredentials));
     }
-    let err = identity.login("asha@example.com", "correct horse", None).await.unwrap_err();
+    let err = identity
+        .login("asha@example.com", "correct horse", None)
+        .await
+        .unwrap_err();
     match err {
-        IdentityError::Throttled { retry_after_secs } => assert!((1..=60).contains(&retry_after_secs)),
+        IdentityError::Throttled { retry_after_secs } => {
+            assert!((1..=60).contains(&retry_after_secs))
+        }
         other => panic!("expected throttling, got {other:?}"),
     }
 }
@@ -145,34 +170,55 @@ async fn failures_from_one_source_throttle_it_across_accounts() {
     let identity = identity_with(strict, 1024).await;
     register(&identity, "asha@example.com").await;
     for email in ["a@example.com", "b@example.com"] {
-        identity.login(email, "guess guess", Some("10.0.0.9")).await.unwrap_err();
+        identity
+            .login(email, "guess guess", Some("10.0.0.9"))
+            .await
+            .unwrap_err();
     }
-    let err = identity.login("asha@example.com", "correct horse", Some("10.0.0.9")).await.unwrap_err();
+    let err = identity
+        .login("asha@example.com", "correct horse", Some("10.0.0.9"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, IdentityError::Throttled { .. }), "{err:?}");
     // Another source is unaffected.
-    identity.login("asha@example.com", "correct horse", Some("10.0.0.10")).await.unwrap();
+    identity
+        .login("asha@example.com", "correct horse", Some("10.0.0.10"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_reused_refresh_token_revokes_its_whole_family() {
     let identity = identity().await;
     register(&identity, "asha@example.com").await;
-    let (first, _) = identity.login("asha@example.com", "correct horse", None).await.unwrap();
+    let (first, _) = identity
+        .login("asha@example.com", "correct horse", None)
+        .await
+        .unwrap();
     let second = identity.refresh(&first.refresh_token).await.unwrap();
     assert_ne!(second.refresh_token, first.refresh_token);
 
     let reuse = identity.refresh(&first.refresh_token).await.unwrap_err();
-    assert!(matches!(reuse, IdentityError::RefreshTokenReused), "{reuse:?}");
+    assert!(
+        matches!(reuse, IdentityError::RefreshTokenReused),
+        "{reuse:?}"
+    );
     // The thief's copy and the rightful holder's successor both died with the family.
     let successor = identity.refresh(&second.refresh_token).await.unwrap_err();
-    assert!(matches!(successor, IdentityError::RefreshTokenReused), "{successor:?}");
+    assert!(
+        matches!(successor, IdentityError::RefreshTokenReused),
+        "{successor:?}"
+    );
 }
 
 #[tokio::test]
 async fn logout_ends_the_session() {
     let identity = identity().await;
     register(&identity, "asha@example.com").await;
-    let (pair, _) = identity.login("asha@example.com", "correct horse", None).await.unwrap();
+    let (pair, _) = identity
+        .login("asha@example.com", "correct horse", None)
+        .await
+        .unwrap();
     identity.logout(&pair.refresh_token).await.unwrap();
     identity.logout(&pair.refresh_token).await.unwrap();
     assert!(identity.refresh(&pair.refresh_token).await.is_err());
@@ -183,11 +229,17 @@ async fn tokens_signed_before_a_rotation_keep_verifying() {
     let identity = identity().await;
     register(&identity, "asha@example.com").await;
     let verifier = verifier_of(&identity);
-    let (before, _) = identity.login("asha@example.com", "correct horse", None).await.unwrap();
+    let (before, _) = identity
+        .login("asha@example.com", "correct horse", None)
+        .await
+        .unwrap();
     verifier.verify(&before.access_token).await.unwrap();
 
     let new_kid = identity.rotate_signing_key().await.unwrap();
-    let (after, _) = identity.login("asha@example.com", "correct horse", None).await.unwrap();
+    let (after, _) = identity
+        .login("asha@example.com", "correct horse", None)
+        .await
+        .unwrap();
     let header = jsonwebtoken::decode_header(&after.access_token).unwrap();
     assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
     verifier.verify(&after.access_token).await.unwrap();
@@ -208,8 +260,17 @@ async fn services_get_tokens_only_with_their_secret() {
     assert_eq!(claims.svc.as_deref(), Some("checkout"));
     assert_eq!(claims.sub, "service:checkout");
 
-    for (name, secret) in [("checkout", "wrong-secret-0123456789"), ("order", "checkout-secret-0123456789")] {
-        let err = identity.issue_service_token(name, secret).await.unwrap_err();
-        assert!(matches!(err, IdentityError::BadServiceCredentials), "{err:?}");
+    for (name, secret) in [
+        ("checkout", "wrong-secret-0123456789"),
+        ("order", "checkout-secret-0123456789"),
+    ] {
+        let err = identity
+            .issue_service_token(name, secret)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, IdentityError::BadServiceCredentials),
+            "{err:?}"
+        );
     }
 }

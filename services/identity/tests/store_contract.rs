@@ -57,8 +57,14 @@ async fn users_are_found_by_email_and_id(store: impl IdentityStore) {
 }
 
 async fn a_taken_email_is_a_conflict(store: impl IdentityStore) {
-    store.create_user(&user("dup@example.com"), "h").await.unwrap();
-    let err = store.create_user(&user("dup@example.com"), "h").await.unwrap_err();
+    store
+        .create_user(&user("dup@example.com"), "h")
+        .await
+        .unwrap();
+    let err = store
+        .create_user(&user("dup@example.com"), "h")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 }
 
@@ -66,10 +72,23 @@ async fn roles_change_and_stamp_the_update(store: impl IdentityStore) {
     let vendor = user("vendor@example.com");
     store.create_user(&vendor, "h").await.unwrap();
     let later = vendor.updated_at + chrono::Duration::seconds(5);
-    let changed = store.set_role(vendor.id, Role::Vendor, later).await.unwrap().unwrap();
+    let changed = store
+        .set_role(vendor.id, Role::Vendor, later)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((changed.role, changed.updated_at), (Role::Vendor, later));
-    assert_eq!(store.user_by_id(vendor.id).await.unwrap().unwrap().role, Role::Vendor);
-    assert!(store.set_role(Uuid::now_v7(), Role::Admin, later).await.unwrap().is_none());
+    assert_eq!(
+        store.user_by_id(vendor.id).await.unwrap().unwrap().role,
+        Role::Vendor
+    );
+    assert!(
+        store
+            .set_role(Uuid::now_v7(), Role::Admin, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: impl IdentityStore) {
@@ -77,7 +96,10 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: impl Ide
     store.create_user(&owner, "h").await.unwrap();
     let family = Uuid::now_v7();
     let day = chrono::Duration::days(1);
-    store.insert_refresh(&refresh(owner.id, family, "t1", day)).await.unwrap();
+    store
+        .insert_refresh(&refresh(owner.id, family, "t1", day))
+        .await
+        .unwrap();
 
     let second = refresh(Uuid::nil(), Uuid::nil(), "t2", day);
     let rotation = store.rotate_refresh("t1", second, now()).await.unwrap();
@@ -85,35 +107,58 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: impl Ide
 
     // t1 is spent: presenting it again is reuse, and revokes t2 as well.
     let third = refresh(Uuid::nil(), Uuid::nil(), "t3", day);
-    assert_eq!(store.rotate_refresh("t1", third, now()).await.unwrap(), Rotation::Reused);
+    assert_eq!(
+        store.rotate_refresh("t1", third, now()).await.unwrap(),
+        Rotation::Reused
+    );
     let fourth = refresh(Uuid::nil(), Uuid::nil(), "t4", day);
-    assert_eq!(store.rotate_refresh("t2", fourth, now()).await.unwrap(), Rotation::Reused);
+    assert_eq!(
+        store.rotate_refresh("t2", fourth, now()).await.unwrap(),
+        Rotation::Reused
+    );
 
     let fifth = refresh(Uuid::nil(), Uuid::nil(), "t5", day);
-    assert_eq!(store.rotate_refresh("nope", fifth, now()).await.unwrap(), Rotation::Unknown);
+    assert_eq!(
+        store.rotate_refresh("nope", fifth, now()).await.unwrap(),
+        Rotation::Unknown
+    );
 }
 
 async fn a_token_presented_twice_at_once_rotates_only_once(store: impl IdentityStore) {
     let owner = user("race@example.com");
     store.create_user(&owner, "h").await.unwrap();
     let day = chrono::Duration::days(1);
-    store.insert_refresh(&refresh(owner.id, Uuid::now_v7(), "r1", day)).await.unwrap();
+    store
+        .insert_refresh(&refresh(owner.id, Uuid::now_v7(), "r1", day))
+        .await
+        .unwrap();
     let (a, b) = tokio::join!(
         store.rotate_refresh("r1", refresh(Uuid::nil(), Uuid::nil(), "ra", day), now()),
         store.rotate_refresh("r1", refresh(Uuid::nil(), Uuid::nil(), "rb", day), now()),
     );
     let mut outcomes = [a.unwrap(), b.unwrap()];
     outcomes.sort_by_key(|o| matches!(o, Rotation::Reused));
-    assert_eq!(outcomes, [Rotation::Rotated { user_id: owner.id }, Rotation::Reused]);
+    assert_eq!(
+        outcomes,
+        [Rotation::Rotated { user_id: owner.id }, Rotation::Reused]
+    );
 }
 
 async fn expired_refresh_tokens_do_not_rotate(store: impl IdentityStore) {
     let owner = user("expired@example.com");
     store.create_user(&owner, "h").await.unwrap();
-    let expired = refresh(owner.id, Uuid::now_v7(), "old", chrono::Duration::seconds(-1));
+    let expired = refresh(
+        owner.id,
+        Uuid::now_v7(),
+        "old",
+        chrono::Duration::seconds(-1),
+    );
     store.insert_refresh(&expired).await.unwrap();
     let next = refresh(Uuid::nil(), Uuid::nil(), "new", chrono::Duration::days(1));
-    assert_eq!(store.rotate_refresh("old", next, now()).await.unwrap(), Rotation::Expired);
+    assert_eq!(
+        store.rotate_refresh("old", next, now()).await.unwrap(),
+        Rotation::Expired
+    );
 }
 
 async fn logout_revokes_every_token_of_the_family(store: impl IdentityStore) {
@@ -121,12 +166,18 @@ async fn logout_revokes_every_token_of_the_family(store: impl IdentityStore) {
     store.create_user(&owner, "h").await.unwrap();
     let family = Uuid::now_v7();
     let day = chrono::Duration::days(1);
-    store.insert_refresh(&refresh(owner.id, family, "a1", day)).await.unwrap();
+    store
+        .insert_refresh(&refresh(owner.id, family, "a1", day))
+        .await
+        .unwrap();
     let next = refresh(Uuid::nil(), Uuid::nil(), "a2", day);
     store.rotate_refresh("a1", next, now()).await.unwrap();
     store.revoke_family("a1", now()).await.unwrap();
     let after = refresh(Uuid::nil(), Uuid::nil(), "a3", day);
-    assert_eq!(store.rotate_refresh("a2", after, now()).await.unwrap(), Rotation::Reused);
+    assert_eq!(
+        store.rotate_refresh("a2", after, now()).await.unwrap(),
+        Rotation::Reused
+    );
     // Unknown tokens are ignored.
     store.revoke_family("never-issued", now()).await.unwrap();
 }
@@ -160,10 +211,16 @@ async fn failures_count_up_within_a_window(counter: impl AttemptCounter, key: &s
 }
 
 async fn windows_expire(counter: impl AttemptCounter, key: &str) {
-    counter.record_failure(key, Duration::from_millis(200)).await.unwrap();
+    counter
+        .record_failure(key, Duration::from_millis(200))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(counter.window(key).await.unwrap(), None);
-    let fresh = counter.record_failure(key, Duration::from_secs(60)).await.unwrap();
+    let fresh = counter
+        .record_failure(key, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(fresh.failures, 1);
 }
 
