@@ -233,3 +233,103 @@ fn bad_configuration_exits_64_naming_the_variable() {
         assert!(stderr.contains(expected), "{env:?}: {stderr}");
     }
 }
+
+async fn health_status(server: &ServerProcess, service: &str) -> i32 {
+    let channel = tonic::transport::Endpoint::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+#[tokio::test]
+async fn on_sigterm_health_turns_not_serving_before_the_server_closes() {
+    let server = ServerProcess::start("all", &[("MANDI_SERVER__DRAIN_DELAY", "2s")]);
+    let service = "mandi.identity.v1.IdentityService";
+    assert_eq!(
+        health_status(&server, service).await,
+        ServingStatus::Serving as i32
+    );
+    server.send_sigterm();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        health_status(&server, service).await,
+        ServingStatus::NotServing as i32
+    );
+    assert_eq!(
+        health_status(&server, "").await,
+        ServingStatus::NotServing as i32
+    );
+    let ready = request(server.admin, "GET", "/readyz", &[], b"").await;
+    assert_eq!(ready.status, 503);
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn every_response_carries_the_request_id_given_or_a_new_one() {
+    let server = ServerProcess::start("all", &[]);
+    let path = "/mandi.identity.v1.IdentityService/GetJwks";
+    let grpc_web = [
+        ("content-type", "application/grpc-web+proto"),
+        ("x-grpc-web", "1"),
+    ];
+    let mut with_id = grpc_web.to_vec();
+    with_id.push(("x-request-id", "req-from-client-42"));
+    let echoed = request(server.grpc, "POST", path, &with_id, &[0, 0, 0, 0, 0]).await;
+    assert_eq!(echoed.header("x-request-id"), Some("req-from-client-42"));
+    let fresh = request(server.grpc, "POST", path, &grpc_web, &[0, 0, 0, 0, 0]).await;
+    let id = fresh.header("x-request-id").expect("a request id is made");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+}
+
+#[tokio::test]
+async fn calls_beyond_the_concurrency_limit_are_shed_with_unavailable() {
+    // One call at a time, and logins made slow by a heavy password hash.
+    let server = ServerProcess::start(
+        "all",
+        &[
+            ("MANDI_SERVER__CONCURRENCY_LIMIT", "1"),
+            ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "65536"),
+            ("MANDI_IDENTITY__ARGON2_ITERATIONS", "4"),
+        ],
+    );
+    let mandi = Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap();
+    let logins = (0..6).map(|i| {
+        let mandi = mandi.clone();
+        async move {
+            mandi
+                .identity()
+                .login(mandi_sdk::proto::mandi::identity::v1::LoginRequest {
+                    email: format!("nobody{i}@example.com"),
+                    password: "whatever you like".into(),
+                })
+                .await
+                .unwrap_err()
+                .code()
+        }
+    });
+    let codes = futures::future::join_all(logins).await;
+    assert!(codes.contains(&tonic::Code::Unavailable), "{codes:?}");
+    assert!(codes.contains(&tonic::Code::Unauthenticated), "{codes:?}");
+    let metrics = request(server.admin, "GET", "/metrics", &[], b"")
+        .await
+        .text();
+    assert!(
+        metrics.contains(r#"method="Login",code="UNAVAILABLE"}"#),
+        "{metrics}"
+    );
+}

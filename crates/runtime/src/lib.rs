@@ -9,4 +9,5 @@ pub mod errors;
 pub mod metrics;
 pub mod observe;
 pub mod server;
+pub mod shed;
 pub mod telemetry;

@@ -22,6 +22,7 @@ use crate::auth::{AuthLayer, Policies, Policy, TokenVerifier};
 use crate::config::{ConfigError, Env};
 use crate::metrics::GrpcMetrics;
 use crate::observe::ObserveLayer;
+use crate::shed::ShedLayer;
 
 /// One service as the server sees it: its gRPC routes, who may call each method, and any
 /// routes it adds to the admin HTTP port.
@@ -74,6 +75,26 @@ pub struct TlsFiles {
     pub key: String,
     /// PEM CA bundle that client certificates must chain to.
     pub client_ca: Option<String>,
+    /// `MANDI_TLS__SERVER_NAME`: the name this process expects in peers' server
+    /// certificates when it calls them, e.g. identity for keys (default `localhost`).
+    pub server_name: String,
+}
+
+impl TlsFiles {
+    /// Client-side TLS for calls this process makes to other mandi servers: the same
+    /// certificate as its client identity, the client CA as the trusted root.
+    pub async fn client_config(&self) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
+        let mut config = tonic::transport::ClientTlsConfig::new()
+            .identity(Identity::from_pem(
+                read_file(&self.cert).await?,
+                read_file(&self.key).await?,
+            ))
+            .domain_name(self.server_name.clone());
+        if let Some(ca) = &self.client_ca {
+            config = config.ca_certificate(Certificate::from_pem(read_file(ca).await?));
+        }
+        Ok(config)
+    }
 }
 
 /// Listener and limit settings of the server.
@@ -118,6 +139,7 @@ impl ServerConfig {
                 cert: cert.to_owned(),
                 key: env.require("MANDI_TLS__KEY_FILE", "the server's PEM private key file")?,
                 client_ca: env.get("MANDI_TLS__CLIENT_CA_FILE")?,
+                server_name: env.get_or("MANDI_TLS__SERVER_NAME", "localhost".to_owned())?,
             }),
         };
         Ok(Self {
@@ -182,10 +204,7 @@ pub async fn serve(
         // One span and request id per call, and RED metrics, including refused calls.
         .layer(ObserveLayer::new(metrics))
         // Refuse work beyond the limit at once (UNAVAILABLE) instead of queueing it.
-        .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            config.concurrency_limit,
-        ))
+        .layer(ShedLayer::new(config.concurrency_limit))
         // Innermost: handlers only ever see authenticated, authorized calls.
         .layer(AuthLayer::new(policies, verifier))
         .add_routes(routes.routes());
@@ -251,7 +270,9 @@ fn reflection_routes(served: &[&'static str]) -> anyhow::Result<RoutesBuilder> {
         advertised.fold(
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(mandi_sdk::proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                // google.rpc error details, so grpcurl can print BadRequest and ErrorInfo.
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET),
             |builder, name| builder.with_service_name(name),
         )
     };
@@ -309,19 +330,17 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
+async fn read_file(path: &str) -> anyhow::Result<Vec<u8>> {
+    tokio::fs::read(path)
+        .await
+        .with_context(|| format!("cannot read TLS file {path}"))
+}
+
 async fn tls_config(files: &TlsFiles) -> anyhow::Result<ServerTlsConfig> {
-    let read = |path: String| async move {
-        tokio::fs::read(&path)
-            .await
-            .with_context(|| format!("cannot read TLS file {path}"))
-    };
-    let identity = Identity::from_pem(
-        read(files.cert.clone()).await?,
-        read(files.key.clone()).await?,
-    );
+    let identity = Identity::from_pem(read_file(&files.cert).await?, read_file(&files.key).await?);
     let mut config = ServerTlsConfig::new().identity(identity);
     if let Some(ca) = &files.client_ca {
-        config = config.client_ca_root(Certificate::from_pem(read(ca.clone()).await?));
+        config = config.client_ca_root(Certificate::from_pem(read_file(ca).await?));
     }
     Ok(config)
 }

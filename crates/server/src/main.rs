@@ -91,15 +91,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let admin_addr = admin_listener.local_addr()?;
 
     // With identity in this process, keys come from ourselves, over gRPC like any caller.
-    let identity_endpoint = identity_endpoint.unwrap_or_else(|| loopback_url(grpc_addr));
-    let endpoint =
+    let tls = server_config.tls.as_ref();
+    let identity_endpoint =
+        identity_endpoint.unwrap_or_else(|| loopback_url(grpc_addr, tls.is_some()));
+    let mut endpoint =
         tonic::transport::Endpoint::from_shared(identity_endpoint.clone()).map_err(|_| {
             ConfigError::Invalid {
                 var: "MANDI_AUTH__IDENTITY_ENDPOINT".into(),
-                value: identity_endpoint,
+                value: identity_endpoint.clone(),
                 reason: "expected a URL like http://identity:50051".into(),
             }
         })?;
+    if let Some(tls) = tls.filter(|_| identity_endpoint.starts_with("https://")) {
+        endpoint = endpoint
+            .tls_config(tls.client_config().await?)
+            .context("invalid client TLS configuration for identity")?;
+    }
     let verifier = Arc::new(TokenVerifier::from_identity(endpoint));
 
     let modules = modules::build(prepared).await?;
@@ -127,7 +134,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await
 }
 
-fn loopback_url(addr: SocketAddr) -> String {
+fn loopback_url(addr: SocketAddr, tls: bool) -> String {
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_owned()
     } else if addr.is_ipv6() {
@@ -135,5 +142,6 @@ fn loopback_url(addr: SocketAddr) -> String {
     } else {
         addr.ip().to_string()
     };
-    format!("http://{host}:{}", addr.port())
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{host}:{}", addr.port())
 }

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http;
+mod pki;
 mod server;
 
+pub use pki::TestPki;
 pub use server::ServerProcess;
 
 use sqlx::Connection;

@@ -164,6 +164,10 @@ fn revoke(state: &mut State, family: Uuid) {
     }
 }
 
+/// Above this many tracked keys, expired windows are dropped, so a flood of made-up
+/// emails cannot grow the map without bound.
+const PRUNE_ABOVE: usize = 10_000;
+
 /// Counts failed sign-ins in process memory.
 #[derive(Default)]
 pub struct MemoryAttempts {
@@ -186,6 +190,9 @@ impl AttemptCounter for MemoryAttempts {
     async fn record_failure(&self, key: &str, window: Duration) -> Result<Window, StoreError> {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
+        if windows.len() > PRUNE_ABOVE {
+            windows.retain(|_, (_, ends)| *ends > now);
+        }
         let entry = windows.entry(key.to_owned()).or_insert((0, now + window));
         if entry.1 <= now {
             *entry = (0, now + window);
