@@ -333,3 +333,53 @@ async fn calls_beyond_the_concurrency_limit_are_shed_with_unavailable() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_config_file_sets_what_the_environment_leaves_unset() {
+    let file = std::env::temp_dir().join(format!("mandi-{}.env", uuid::Uuid::now_v7().simple()));
+    std::fs::write(
+        &file,
+        "# identity settings\nMANDI_IDENTITY__ACCESS_TTL=2m\nMANDI_IDENTITY__ARGON2_MEMORY_KIB=1024\n",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let server = ServerProcess::start("all", &[("MANDI_CONFIG_FILE", path.as_str())]);
+    let mandi = Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap();
+    use mandi_sdk::proto::mandi::identity::v1::{LoginRequest, RegisterRequest};
+    mandi
+        .identity()
+        .register(RegisterRequest {
+            name: "Asha".into(),
+            email: "asha@example.com".into(),
+            password: "correct horse".into(),
+            role: 0,
+        })
+        .await
+        .unwrap();
+    let login = mandi
+        .identity()
+        .login(LoginRequest {
+            email: "asha@example.com".into(),
+            password: "correct horse".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(login.expires_in, 120);
+
+    std::fs::write(&file, "MANDI_SERVER__CONCURRENCY_LIMIT=lots\n").unwrap();
+    let output = Command::new(ServerProcess::binary())
+        .env("MANDI_CONFIG_FILE", &path)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("MANDI_SERVER__CONCURRENCY_LIMIT=\"lots\""),
+        "{stderr}"
+    );
+}

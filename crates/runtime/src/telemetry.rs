@@ -98,13 +98,15 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
         Some(endpoint) => Some(otlp_provider(endpoint, &config.service_name)?),
         None => None,
     };
-    let otel = provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("mandi")));
+    // Each output has its own filter: quiet logs must not silence exported traces.
+    let otel = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("mandi"))
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
+        .with(fmt.with_filter(filter))
         .with(otel)
         .try_init()?;
     Ok(TelemetryGuard { provider })
