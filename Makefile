@@ -38,6 +38,7 @@ run: ## Run the whole mesh in one process, in memory (no servers needed)
 test: tools up ## Run the whole suite against the real servers
 	@scripts/reset-test-databases.sh
 	$(CARGO) build -p mandi-server
+	$(CARGO) build -p mandi-sdk --examples
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

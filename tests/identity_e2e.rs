@@ -56,8 +56,22 @@ fn register(name: &str, email: &str, password: &str) -> RegisterRequest {
         name: name.into(),
         email: email.into(),
         password: password.into(),
-        role: Role::Unspecified as i32,
+        ..Default::default()
     }
+}
+
+/// A client signed in as `email`.
+async fn signed_in(server: &ServerProcess, email: &str) -> Mandi {
+    let mandi = client(server);
+    let token = mandi
+        .identity()
+        .login(login(email, "correct horse"))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    mandi.set_token(Some(token)).unwrap();
+    mandi
 }
 
 fn login(email: &str, password: &str) -> LoginRequest {
@@ -184,6 +198,29 @@ async fn bad_registrations_name_every_bad_field() {
 }
 
 #[tokio::test]
+async fn a_retried_registration_with_its_request_id_returns_the_same_account() {
+    let server = start_real_identity().await;
+    let mandi = client(&server);
+    let request = RegisterRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        ..register("A", "retry@example.com", "correct horse")
+    };
+    let first = mandi
+        .identity()
+        .register(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = mandi
+        .identity()
+        .register(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.user.unwrap().id, again.user.unwrap().id);
+}
+
+#[tokio::test]
 async fn a_second_account_with_the_same_email_already_exists() {
     let server = start_real_identity().await;
     let mandi = client(&server);
@@ -280,15 +317,7 @@ async fn only_admins_change_roles_and_only_admins_or_services_read_other_users()
         request_id: uuid::Uuid::now_v7().to_string(),
     };
 
-    let as_customer = client(&server);
-    let token = as_customer
-        .identity()
-        .login(login("customer@example.com", "correct horse"))
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    as_customer.set_token(Some(token)).unwrap();
+    let as_customer = signed_in(&server, "customer@example.com").await;
     let denied = as_customer
         .identity()
         .set_user_role(promote.clone())
@@ -304,15 +333,7 @@ async fn only_admins_change_roles_and_only_admins_or_services_read_other_users()
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
-    let as_admin = client(&server);
-    let token = as_admin
-        .identity()
-        .login(login("root@mandi.example", "correct horse"))
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    as_admin.set_token(Some(token)).unwrap();
+    let as_admin = signed_in(&server, "root@mandi.example").await;
     let promoted = as_admin
         .identity()
         .set_user_role(promote)
@@ -370,20 +391,13 @@ async fn only_admins_change_roles_and_only_admins_or_services_read_other_users()
 #[tokio::test]
 async fn tokens_signed_before_a_key_rotation_keep_working() {
     let server = start_real_identity().await;
-    let admin = client(&server);
-    admin
+    client(&server)
         .identity()
         .register(register("Root", "root@mandi.example", "correct horse"))
         .await
         .unwrap();
-    let before = admin
-        .identity()
-        .login(login("root@mandi.example", "correct horse"))
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    admin.set_token(Some(before.clone())).unwrap();
+    let admin = signed_in(&server, "root@mandi.example").await;
+    let before = admin.token_handle().get().unwrap();
     let kid = admin
         .identity()
         .rotate_signing_key(RotateSigningKeyRequest {})

@@ -3,9 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mandi_sdk::Mandi;
-use mandi_sdk::proto::mandi::identity::v1::{
-    GetCurrentUserRequest, LoginRequest, RegisterRequest, Role,
-};
+use mandi_sdk::proto::mandi::identity::v1::{GetCurrentUserRequest, LoginRequest, RegisterRequest};
 use mandi_testkit::{ServerProcess, TestPki};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
@@ -59,7 +57,7 @@ async fn a_client_with_a_certificate_from_the_ca_signs_in_over_mtls() {
             name: "Asha".into(),
             email: "asha@example.com".into(),
             password: "correct horse".into(),
-            role: Role::Unspecified as i32,
+            ..Default::default()
         })
         .await
         .unwrap();

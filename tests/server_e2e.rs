@@ -355,7 +355,7 @@ async fn a_config_file_sets_what_the_environment_leaves_unset() {
             name: "Asha".into(),
             email: "asha@example.com".into(),
             password: "correct horse".into(),
-            role: 0,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -382,4 +382,28 @@ async fn a_config_file_sets_what_the_environment_leaves_unset() {
         stderr.contains("MANDI_SERVER__CONCURRENCY_LIMIT=\"lots\""),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_sdk_example_runs_against_a_live_server() {
+    let example = ServerProcess::binary()
+        .with_file_name("examples")
+        .join("register_and_login");
+    assert!(
+        example.exists(),
+        "{} is missing: run `cargo build -p mandi-sdk --examples` (make test does)",
+        example.display()
+    );
+    let server = ServerProcess::start("all", &[("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024")]);
+    let output = Command::new(example)
+        .env("MANDI_ENDPOINT", server.url())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("registered"), "{stdout}");
 }

@@ -5,17 +5,19 @@
 use std::path::{Path, PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Relative paths: cargo resolves them against this package in whichever clone is
+    // building, so clones sharing one target directory each watch their own protos.
+    let proto_root = Path::new("../../proto");
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
     let mut files = Vec::new();
-    collect_protos(&proto_root, &mut files)?;
+    collect_protos(proto_root, &mut files)?;
     files.sort();
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }
 
-    let descriptors = protox::compile(&files, [&proto_root])?;
+    let descriptors = protox::compile(&files, [proto_root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out_dir.join("mandi_descriptor.bin"),

@@ -34,6 +34,8 @@ async fn main() -> anyhow::Result<()> {
             email: email.clone(),
             password: password.clone(),
             role: Role::Customer as i32,
+            // Makes the call safe to retry: a repeat returns the same account.
+            request_id: format!("example-{nonce}"),
         })
         .await
         .with_context(|| format!("registering {email} at {endpoint}"))?

@@ -233,8 +233,10 @@ pub enum Rotation {
         /// The owner.
         user_id: Uuid,
     },
-    /// The token was already spent or revoked: its whole family is now revoked.
+    /// The token was already spent: its whole family is now revoked.
     Reused,
+    /// The token was revoked by a logout or an earlier reuse.
+    Revoked,
     /// The token expired.
     Expired,
     /// No such token.

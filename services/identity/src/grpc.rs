@@ -12,7 +12,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::domain::{IdentityError, Registration, Role, User};
 use crate::keys::PublicKey;
 use crate::service::Identity;
-use crate::store::{AttemptCounter, IdentityStore};
+use crate::store::{AttemptCounter, IdentityStore, StoreError};
 
 const DOMAIN: &str = "mandi.identity";
 
@@ -47,13 +47,16 @@ impl<S, A> IdentityGrpc<S, A> {
     }
 
     fn source<T>(&self, request: &Request<T>) -> Option<String> {
+        // The right-most entry is the one our trusted proxy appended; entries to its left
+        // came from the client and could be anything.
         let forwarded = self
             .trust_forwarded_for
             .then(|| request.metadata().get("x-forwarded-for"))
             .flatten()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned());
+            .and_then(|v| v.rsplit(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
         forwarded.or_else(|| request.remote_addr().map(|addr| addr.ip().to_string()))
     }
 }
@@ -70,9 +73,10 @@ impl<S: IdentityStore, A: AttemptCounter> pb::identity_service_server::IdentityS
         let role = requested_role(req.role)?;
         let registration = Registration::parse(&req.name, &req.email, &req.password, role)
             .map_err(|violations| to_status(IdentityError::Invalid(violations)))?;
+        let request_id = optional_request_id(&req.request_id)?;
         let user = self
             .identity
-            .register(registration)
+            .register(registration, request_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::RegisterResponse {
@@ -205,10 +209,11 @@ impl<S: IdentityStore, A: AttemptCounter> pb::identity_service_server::IdentityS
         &self,
         request: Request<pb::IssueServiceTokenRequest>,
     ) -> Result<Response<pb::IssueServiceTokenResponse>, Status> {
+        let source = self.source(&request);
         let req = request.into_inner();
         let (access_token, expires_in) = self
             .identity
-            .issue_service_token(&req.service_name, &req.client_secret)
+            .issue_service_token(&req.service_name, &req.client_secret, source.as_deref())
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::IssueServiceTokenResponse {
@@ -230,15 +235,26 @@ impl<S: IdentityStore, A: AttemptCounter> pb::identity_service_server::IdentityS
     }
 }
 
-/// The JWK form of a public key, shared by GetJwks and the JWKS HTTP document.
+/// The proto form of a published key.
 pub fn jwk_to_proto(key: &PublicKey) -> pb::Jwk {
     pb::Jwk {
         kid: key.kid.clone(),
-        kty: "OKP".into(),
-        crv: "Ed25519".into(),
+        kty: key.kty.into(),
+        crv: key.crv.into(),
         x: key.x.clone(),
-        alg: "EdDSA".into(),
-        r#use: "sig".into(),
+        alg: key.alg.into(),
+        r#use: key.use_.into(),
+    }
+}
+
+fn optional_request_id(request_id: &str) -> Result<Option<&str>, Status> {
+    match request_id.len() {
+        0 => Ok(None),
+        1..=128 => Ok(Some(request_id)),
+        _ => Err(errors::invalid_argument(
+            DOMAIN,
+            [("request_id", "must be at most 128 characters")],
+        )),
     }
 }
 
@@ -343,7 +359,7 @@ fn to_status(error: IdentityError) -> Status {
         IdentityError::UserNotFound(_) => {
             errors::status(Code::NotFound, error.to_string(), DOMAIN, "USER_NOT_FOUND")
         }
-        IdentityError::Store(store) if store.is_unavailable() => {
+        IdentityError::Store(store @ StoreError::Unavailable(_)) => {
             errors::unavailable(DOMAIN, &store)
         }
         IdentityError::Store(ref store) => errors::internal(DOMAIN, store),

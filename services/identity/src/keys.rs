@@ -11,13 +11,23 @@ use rand::RngCore;
 
 use crate::domain::{IdentityError, SigningKeyRecord};
 
-/// A public key as published in the JWKS.
+/// A public key as published in the JWKS (RFC 7517, RFC 8037), serialized as-is for the
+/// JSON document and mapped field by field to the proto `Jwk`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PublicKey {
     /// Key id.
     pub kid: String,
+    /// Key type: always "OKP".
+    pub kty: &'static str,
+    /// Curve: always "Ed25519".
+    pub crv: &'static str,
     /// Base64url Ed25519 public key.
     pub x: String,
+    /// Algorithm: always "EdDSA".
+    pub alg: &'static str,
+    /// Use: always "sig".
+    #[serde(rename = "use")]
+    pub use_: &'static str,
 }
 
 /// The key that signs now, and the keys that still verify.
@@ -48,11 +58,15 @@ impl KeyRing {
             .filter(|k| k.retired_at.is_none_or(|at| at + verify_window > now))
             .map(|k| PublicKey {
                 kid: k.kid.clone(),
+                kty: "OKP",
+                crv: "Ed25519",
                 x: URL_SAFE_NO_PAD.encode(
                     ed25519_dalek::SigningKey::from_bytes(&k.seed)
                         .verifying_key()
                         .as_bytes(),
                 ),
+                alg: "EdDSA",
+                use_: "sig",
             })
             .collect();
         Ok(Some(Self {

@@ -18,6 +18,7 @@ use axum::routing::get;
 use mandi_runtime::config::{ConfigError, Env};
 use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::identity::v1::identity_service_server::IdentityServiceServer;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::grpc::IdentityGrpc;
@@ -28,17 +29,17 @@ use crate::store::postgres::PgStore;
 use crate::store::redis::RedisAttempts;
 use crate::store::{AttemptCounter, IdentityStore};
 
-/// Where identity keeps its data.
-#[derive(Debug, Clone)]
+/// Where identity keeps its data. URLs may hold passwords: they stay secret (no Debug).
+#[derive(Clone)]
 pub enum Backends {
     /// In process memory: the embedded default.
     Memory,
     /// PostgreSQL for users and tokens, Redis for login throttling.
     Real {
         /// `MANDI_IDENTITY__DATABASE_URL`.
-        database_url: String,
+        database_url: SecretString,
         /// `MANDI_IDENTITY__REDIS_URL`.
-        redis_url: String,
+        redis_url: SecretString,
         /// `MANDI_IDENTITY__REDIS_PREFIX`: namespace of identity's keys.
         redis_prefix: String,
     },
@@ -64,28 +65,31 @@ impl IdentityConfig {
             Backends::Memory
         } else {
             Backends::Real {
-                database_url: env.require(
-                    "MANDI_IDENTITY__DATABASE_URL",
-                    "a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/identity",
-                )?,
-                redis_url: env.get_or(
-                    "MANDI_IDENTITY__REDIS_URL",
-                    "redis://127.0.0.1:6379".to_owned(),
-                )?,
+                database_url: env
+                    .require::<String>(
+                        "MANDI_IDENTITY__DATABASE_URL",
+                        "a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/identity",
+                    )?
+                    .into(),
+                redis_url: env
+                    .get_or(
+                        "MANDI_IDENTITY__REDIS_URL",
+                        "redis://127.0.0.1:6379".to_owned(),
+                    )?
+                    .into(),
                 redis_prefix: env
                     .get_or("MANDI_IDENTITY__REDIS_PREFIX", "mandi:identity:".to_owned())?,
             }
         };
         let settings = IdentitySettings {
-            access_ttl: env.duration_or("MANDI_IDENTITY__ACCESS_TTL", Duration::from_secs(900))?,
-            refresh_ttl: env.duration_or(
+            access_ttl: ttl(env, "MANDI_IDENTITY__ACCESS_TTL", 900, 86_400)?,
+            refresh_ttl: ttl(
+                env,
                 "MANDI_IDENTITY__REFRESH_TTL",
-                Duration::from_secs(30 * 86_400),
+                30 * 86_400,
+                365 * 86_400,
             )?,
-            service_token_ttl: env.duration_or(
-                "MANDI_IDENTITY__SERVICE_TOKEN_TTL",
-                Duration::from_secs(300),
-            )?,
+            service_token_ttl: ttl(env, "MANDI_IDENTITY__SERVICE_TOKEN_TTL", 300, 86_400)?,
             max_failures_per_account: env.get_or("MANDI_IDENTITY__MAX_FAILURES_PER_ACCOUNT", 5)?,
             max_failures_per_source: env.get_or("MANDI_IDENTITY__MAX_FAILURES_PER_SOURCE", 50)?,
             throttle_window: env
@@ -103,6 +107,19 @@ impl IdentityConfig {
             trust_forwarded_for: env.get_or("MANDI_IDENTITY__TRUST_FORWARDED_FOR", false)?,
         })
     }
+}
+
+/// A token lifetime between one second and `max_secs`.
+fn ttl(env: &Env, var: &str, default_secs: u64, max_secs: u64) -> Result<Duration, ConfigError> {
+    let value = env.duration_or(var, Duration::from_secs(default_secs))?;
+    if value < Duration::from_secs(1) || value > Duration::from_secs(max_secs) {
+        return Err(ConfigError::Invalid {
+            var: var.to_owned(),
+            value: env.raw(var).unwrap_or_default().to_owned(),
+            reason: format!("must be between 1s and {max_secs}s"),
+        });
+    }
+    Ok(value)
 }
 
 /// `MANDI_IDENTITY__SERVICE_CLIENTS=checkout=<secret>,order=<secret>`: only hashes are kept.
@@ -143,12 +160,15 @@ pub async fn module(config: IdentityConfig) -> anyhow::Result<Module> {
             redis_url,
             redis_prefix,
         } => {
-            let store = PgStore::connect(database_url)
+            let store = PgStore::connect(database_url.expose_secret())
                 .await
                 .context("cannot open identity's PostgreSQL database")?;
-            let attempts = RedisAttempts::connect(redis_url, &format!("{redis_prefix}attempts:"))
-                .await
-                .context("cannot connect identity to Redis")?;
+            let attempts = RedisAttempts::connect(
+                redis_url.expose_secret(),
+                &format!("{redis_prefix}attempts:"),
+            )
+            .await
+            .context("cannot connect identity to Redis")?;
             build(store, attempts, hasher, &config).await
         }
     }
@@ -161,6 +181,7 @@ async fn build<S: IdentityStore, A: AttemptCounter>(
     config: &IdentityConfig,
 ) -> anyhow::Result<Module> {
     let identity = Arc::new(Identity::new(store, attempts, hasher, config.settings.clone()).await?);
+    spawn_refresh_token_sweeper(&identity);
     let jwks_identity = identity.clone();
     // Istio's RequestAuthentication reads the same keys as plain JSON over HTTP.
     let jwks_route = axum::Router::new().route(
@@ -168,21 +189,14 @@ async fn build<S: IdentityStore, A: AttemptCounter>(
         get(move || {
             let identity = jwks_identity.clone();
             async move {
-                match identity.jwks().await {
-                    Ok(keys) => Ok(axum::Json(serde_json::json!({
-                        "keys": keys.iter().map(|key| {
-                            let jwk = grpc::jwk_to_proto(key);
-                            serde_json::json!({
-                                "kid": jwk.kid, "kty": jwk.kty, "crv": jwk.crv,
-                                "x": jwk.x, "alg": jwk.alg, "use": jwk.r#use,
-                            })
-                        }).collect::<Vec<_>>()
-                    }))),
-                    Err(error) => {
+                identity
+                    .jwks()
+                    .await
+                    .map(|keys| axum::Json(serde_json::json!({ "keys": keys })))
+                    .map_err(|error| {
                         tracing::error!(%error, "cannot read signing keys");
-                        Err(http_unavailable())
-                    }
-                }
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    })
             }
         }),
     );
@@ -191,6 +205,26 @@ async fn build<S: IdentityStore, A: AttemptCounter>(
     Ok(Module::new(service, grpc::POLICIES).with_admin_routes(jwks_route))
 }
 
-fn http_unavailable() -> axum::http::StatusCode {
-    axum::http::StatusCode::SERVICE_UNAVAILABLE
+/// How often expired refresh tokens are deleted.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Deletes expired refresh tokens every hour, for as long as the service lives.
+fn spawn_refresh_token_sweeper<S: IdentityStore, A: AttemptCounter>(
+    identity: &Arc<Identity<S, A>>,
+) {
+    let identity = Arc::downgrade(identity);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+        loop {
+            ticks.tick().await;
+            let Some(identity) = identity.upgrade() else {
+                return;
+            };
+            match identity.purge_expired_refresh_tokens().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired refresh tokens deleted"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired refresh tokens"),
+            }
+        }
+    });
 }

@@ -1,16 +1,22 @@
 //! Password hashing with argon2id, off the async threads.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::Arc;
+
 use argon2::{Argon2, Params};
+use tokio::sync::Semaphore;
 
 use crate::domain::{IdentityError, Password};
 
-/// Hashes and verifies passwords; keeps a dummy hash so that checking an unknown email
+/// Hashes and verifies passwords on a bounded number of blocking threads, one per core:
+/// each hash holds its memory cost (19 MiB by default), so a login burst waits here
+/// instead of exhausting memory. Keeps a dummy hash so that checking an unknown email
 /// costs the same as checking a wrong password.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     params: Params,
     dummy_hash: String,
+    permits: Arc<Semaphore>,
 }
 
 impl PasswordHasherPool {
@@ -20,11 +26,17 @@ impl PasswordHasherPool {
         let params = Params::new(memory_kib, iterations, 1, None)
             .map_err(|e| IdentityError::Crypto(format!("bad argon2 parameters: {e}")))?;
         let dummy_hash = hash_with(&params, "not a real password, never matches")?;
-        Ok(Self { params, dummy_hash })
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Ok(Self {
+            params,
+            dummy_hash,
+            permits: Arc::new(Semaphore::new(cores)),
+        })
     }
 
     /// A PHC-format argon2id hash of `password` with a random salt.
     pub async fn hash(&self, password: &Password) -> Result<String, IdentityError> {
+        let _permit = self.permit().await?;
         let params = self.params.clone();
         let password = password.clone();
         tokio::task::spawn_blocking(move || hash_with(&params, password.expose()))
@@ -35,6 +47,7 @@ impl PasswordHasherPool {
     /// Whether `password` matches `hash`. With `None` (unknown account) the dummy hash is
     /// checked, so the answer takes as long and is always false.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, IdentityError> {
+        let _permit = self.permit().await?;
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.to_owned();
@@ -50,6 +63,15 @@ impl PasswordHasherPool {
         .await
         .map_err(|e| IdentityError::Crypto(format!("verify task failed: {e}")))??;
         Ok(known && matches)
+    }
+}
+
+impl PasswordHasherPool {
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, IdentityError> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|e| IdentityError::Crypto(format!("hashing pool closed: {e}")))
     }
 }
 

@@ -2,7 +2,7 @@
 //! signing keys and service identities. Storage comes in through the ports.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::domain::{Email, IdentityError, RefreshRecord, Registration, Role, Rotation, User};
 use crate::keys::{self, KeyRing, PublicKey};
 use crate::passwords::PasswordHasherPool;
-use crate::store::{AttemptCounter, IdentityStore};
+use crate::store::{AttemptCounter, IdentityStore, StoreError};
 
 /// Lifetimes, limits and the service clients of identity.
 #[derive(Clone)]
@@ -57,7 +57,17 @@ pub struct Identity<S, A> {
     attempts: A,
     hasher: PasswordHasherPool,
     settings: IdentitySettings,
-    ring: RwLock<Option<std::sync::Arc<KeyRing>>>,
+    ring: RwLock<Option<LoadedRing>>,
+}
+
+/// Replicas reload the signing keys at least this often, so a rotation made by another
+/// replica is picked up before its old key stops being published.
+const RING_MAX_AGE: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+struct LoadedRing {
+    ring: Arc<KeyRing>,
+    loaded_at: std::time::Instant,
 }
 
 impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
@@ -81,15 +91,20 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
         Ok(identity)
     }
 
-    /// Creates an account.
-    pub async fn register(&self, registration: Registration) -> Result<User, IdentityError> {
-        let now = Utc::now();
-        let role = if self
-            .settings
-            .admin_emails
-            .iter()
-            .any(|admin| admin.eq_ignore_ascii_case(registration.email.as_str()))
+    /// Creates an account. With a `request_id`, a retried call returns the account the
+    /// first call created instead of failing on the taken email.
+    pub async fn register(
+        &self,
+        registration: Registration,
+        request_id: Option<&str>,
+    ) -> Result<User, IdentityError> {
+        if let Some(request_id) = request_id
+            && let Some(user) = self.store.user_by_request_id(request_id).await?
         {
+            return Ok(user);
+        }
+        let now = Utc::now();
+        let role = if self.is_bootstrap_admin(&registration.email).await? {
             Role::Admin
         } else {
             registration.role
@@ -103,15 +118,33 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
             updated_at: now,
         };
         let hash = self.hasher.hash(&registration.password).await?;
-        self.store
-            .create_user(&user, &hash)
-            .await
-            .map_err(|error| match error {
-                crate::store::StoreError::Conflict(_) => IdentityError::EmailTaken,
-                other => other.into(),
-            })?;
+        match self.store.create_user(&user, &hash, request_id).await {
+            Ok(()) => {}
+            // Two calls with one request_id raced: the other one created the account.
+            Err(StoreError::Conflict(what)) if what == "request_id" => {
+                let request_id = request_id.unwrap_or_default();
+                return self
+                    .store
+                    .user_by_request_id(request_id)
+                    .await?
+                    .ok_or(IdentityError::EmailTaken);
+            }
+            Err(StoreError::Conflict(_)) => return Err(IdentityError::EmailTaken),
+            Err(other) => return Err(other.into()),
+        }
         tracing::info!(user_id = %user.id, role = user.role.as_str(), "user registered");
         Ok(user)
+    }
+
+    /// A configured admin email becomes admin only while no admin exists: the setting
+    /// bootstraps the first admin and cannot mint more later (emails are not verified).
+    async fn is_bootstrap_admin(&self, email: &Email) -> Result<bool, IdentityError> {
+        let listed = self
+            .settings
+            .admin_emails
+            .iter()
+            .any(|admin| admin.eq_ignore_ascii_case(email.as_str()));
+        Ok(listed && !self.store.admin_exists().await?)
     }
 
     /// Signs a user in. `source` is the caller's address, when known, for throttling.
@@ -126,8 +159,14 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
         let email = Email::parse(email).ok();
         let account_key = email.as_ref().map(|e| format!("account:{}", e.as_str()));
         let source_key = source.map(|s| format!("source:{s}"));
-        let keys: Vec<&String> = account_key.iter().chain(source_key.iter()).collect();
-        self.check_throttle(&keys).await?;
+        let limits = [
+            (
+                account_key.as_deref(),
+                self.settings.max_failures_per_account,
+            ),
+            (source_key.as_deref(), self.settings.max_failures_per_source),
+        ];
+        self.count_attempt(&limits).await?;
 
         let found = match &email {
             Some(email) => self.store.user_by_email(email).await?,
@@ -137,15 +176,12 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
         let matches = self.hasher.verify(password, hash).await?;
         let user = match (found, matches) {
             (Some((user, _)), true) => user,
-            _ => {
-                for key in &keys {
-                    self.attempts
-                        .record_failure(key, self.settings.throttle_window)
-                        .await?;
-                }
-                return Err(IdentityError::BadCredentials);
-            }
+            // The attempt is already counted as a failure.
+            _ => return Err(IdentityError::BadCredentials),
         };
+        if let Some(key) = &source_key {
+            self.attempts.forgive(key).await?;
+        }
         if let Some(key) = &account_key {
             self.attempts.reset(key).await?;
         }
@@ -161,29 +197,31 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
             })
             .await?;
         let pair = TokenPair {
-            access_token: self.user_access_token(&user, now)?,
+            access_token: self.user_access_token(&user, now).await?,
             refresh_token,
             expires_in: self.settings.access_ttl.as_secs() as i64,
         };
         Ok((pair, user))
     }
 
-    async fn check_throttle(&self, keys: &[&String]) -> Result<(), IdentityError> {
-        for key in keys {
-            let limit = if key.starts_with("account:") {
-                self.settings.max_failures_per_account
-            } else {
-                self.settings.max_failures_per_source
-            };
-            if let Some(window) = self.attempts.window(key).await?
-                && window.failures >= limit
-            {
-                return Err(IdentityError::Throttled {
-                    retry_after_secs: window.resets_in.as_secs().max(1),
-                });
+    /// Counts an attempt against every key before any secret is checked; refuses when a
+    /// key is over its limit.
+    async fn count_attempt(&self, limits: &[(Option<&str>, u32)]) -> Result<(), IdentityError> {
+        let mut throttled = None;
+        for (key, limit) in limits {
+            let Some(key) = key else { continue };
+            let window = self
+                .attempts
+                .record_attempt(key, self.settings.throttle_window)
+                .await?;
+            if window.failures > *limit {
+                throttled = Some(window.resets_in.as_secs().max(1));
             }
         }
-        Ok(())
+        match throttled {
+            Some(retry_after_secs) => Err(IdentityError::Throttled { retry_after_secs }),
+            None => Ok(()),
+        }
     }
 
     /// Spends a refresh token for a new pair; reuse of a spent token revokes its family.
@@ -210,7 +248,9 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
                 tracing::warn!("refresh token reuse detected; family revoked");
                 return Err(IdentityError::RefreshTokenReused);
             }
-            Rotation::Expired | Rotation::Unknown => return Err(IdentityError::BadRefreshToken),
+            Rotation::Revoked | Rotation::Expired | Rotation::Unknown => {
+                return Err(IdentityError::BadRefreshToken);
+            }
         };
         let user = self
             .store
@@ -218,7 +258,7 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
             .await?
             .ok_or(IdentityError::BadRefreshToken)?;
         Ok(TokenPair {
-            access_token: self.user_access_token(&user, now)?,
+            access_token: self.user_access_token(&user, now).await?,
             refresh_token: successor,
             expires_in: self.settings.access_ttl.as_secs() as i64,
         })
@@ -261,7 +301,16 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
         &self,
         service: &str,
         secret: &str,
+        source: Option<&str>,
     ) -> Result<(String, i64), IdentityError> {
+        // Secrets are guessable online like passwords: the same throttling applies.
+        let client_key = format!("client:{service}");
+        let source_key = source.map(|s| format!("source:{s}"));
+        self.count_attempt(&[
+            (Some(&client_key), self.settings.max_failures_per_account),
+            (source_key.as_deref(), self.settings.max_failures_per_source),
+        ])
+        .await?;
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let known = self
             .settings
@@ -270,6 +319,10 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
             .is_some_and(|expected| bool::from(expected.ct_eq(&presented)));
         if !known {
             return Err(IdentityError::BadServiceCredentials);
+        }
+        self.attempts.reset(&client_key).await?;
+        if let Some(key) = &source_key {
+            self.attempts.forgive(key).await?;
         }
         let now = Utc::now();
         let claims = Claims {
@@ -281,7 +334,7 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
             roles: vec![roles::SERVICE.into()],
             svc: Some(service.to_owned()),
         };
-        let token = self.cached_ring()?.sign(&claims)?;
+        let token = self.ring().await?.sign(&claims)?;
         Ok((token, self.settings.service_token_ttl.as_secs() as i64))
     }
 
@@ -304,7 +357,11 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
         Ok(key.kid)
     }
 
-    fn user_access_token(&self, user: &User, now: DateTime<Utc>) -> Result<String, IdentityError> {
+    async fn user_access_token(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<String, IdentityError> {
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
@@ -314,27 +371,38 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
             roles: vec![user.role.as_str().into()],
             svc: None,
         };
-        self.cached_ring()?.sign(&claims)
+        self.ring().await?.sign(&claims)
     }
 
-    fn cached_ring(&self) -> Result<std::sync::Arc<KeyRing>, IdentityError> {
-        self.ring
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or_else(|| IdentityError::Crypto("no signing key loaded".into()))
+    /// Deletes expired refresh tokens; run periodically.
+    pub async fn purge_expired_refresh_tokens(&self) -> Result<u64, IdentityError> {
+        Ok(self.store.purge_expired_refresh(Utc::now()).await?)
     }
 
-    async fn load_ring(&self) -> Result<Option<std::sync::Arc<KeyRing>>, IdentityError> {
+    /// The signing keys, reloaded from the store when the cached copy is old.
+    async fn ring(&self) -> Result<Arc<KeyRing>, IdentityError> {
+        let cached = self.ring.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match cached {
+            Some(loaded) if loaded.loaded_at.elapsed() < RING_MAX_AGE => Ok(loaded.ring),
+            _ => self
+                .load_ring()
+                .await?
+                .ok_or_else(|| IdentityError::Crypto("no active signing key".into())),
+        }
+    }
+
+    async fn load_ring(&self) -> Result<Option<Arc<KeyRing>>, IdentityError> {
         let records = self.store.signing_keys().await?;
         let window = self
             .settings
             .access_ttl
             .max(self.settings.service_token_ttl);
-        let ring = KeyRing::from_records(&records, Utc::now(), window_of(window))?
-            .map(std::sync::Arc::new);
+        let ring = KeyRing::from_records(&records, Utc::now(), window_of(window))?.map(Arc::new);
         if let Some(ring) = &ring {
-            *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Some(ring.clone());
+            *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Some(LoadedRing {
+                ring: ring.clone(),
+                loaded_at: std::time::Instant::now(),
+            });
         }
         Ok(ring)
     }
@@ -342,7 +410,9 @@ impl<S: IdentityStore, A: AttemptCounter> Identity<S, A> {
 
 fn window_of(ttl: Duration) -> chrono::Duration {
     // A retired key stays published for one token lifetime plus a minute of clock skew.
-    chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX) + chrono::Duration::minutes(1)
+    // TTLs are bounded at configuration, so the conversion cannot fail in practice.
+    chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1))
+        + chrono::Duration::minutes(1)
 }
 
 fn parse_user_id(id: &str) -> Result<Uuid, IdentityError> {

@@ -65,7 +65,7 @@ fn verifier_of(identity: &Arc<MemoryIdentity>) -> TokenVerifier {
 
 async fn register(identity: &MemoryIdentity, email: &str) {
     let registration = Registration::parse("Asha Rao", email, "correct horse", None).unwrap();
-    identity.register(registration).await.unwrap();
+    identity.register(registration, None).await.unwrap();
 }
 
 #[tokio::test]
@@ -73,7 +73,7 @@ async fn a_duplicate_email_is_refused_whatever_its_case() {
     let identity = identity().await;
     register(&identity, "asha@example.com").await;
     let again = Registration::parse("Asha", "ASHA@example.com", "another pass", None).unwrap();
-    let err = identity.register(again).await.unwrap_err();
+    let err = identity.register(again, None).await.unwrap_err();
     assert!(matches!(err, IdentityError::EmailTaken), "{err:?}");
 }
 
@@ -81,7 +81,75 @@ async fn a_duplicate_email_is_refused_whatever_its_case() {
 async fn a_configured_admin_email_registers_as_admin() {
     let identity = identity().await;
     let admin = Registration::parse("Root", "root@mandi.example", "correct horse", None).unwrap();
-    assert_eq!(identity.register(admin).await.unwrap().role, Role::Admin);
+    assert_eq!(
+        identity.register(admin, None).await.unwrap().role,
+        Role::Admin
+    );
+}
+
+#[tokio::test]
+async fn the_admin_email_only_bootstraps_the_first_admin() {
+    let mut two = settings();
+    two.admin_emails.push("second@mandi.example".into());
+    let identity = identity_with(two, 1024).await;
+    let first = Registration::parse("Root", "root@mandi.example", "correct horse", None).unwrap();
+    assert_eq!(
+        identity.register(first, None).await.unwrap().role,
+        Role::Admin
+    );
+    let second =
+        Registration::parse("Late", "second@mandi.example", "correct horse", None).unwrap();
+    assert_eq!(
+        identity.register(second, None).await.unwrap().role,
+        Role::Customer
+    );
+}
+
+#[tokio::test]
+async fn registering_again_with_the_same_request_id_returns_the_same_account() {
+    let identity = identity().await;
+    let registration =
+        Registration::parse("Asha", "asha@example.com", "correct horse", None).unwrap();
+    let first = identity
+        .register(registration.clone(), Some("req-7"))
+        .await
+        .unwrap();
+    let again = identity
+        .register(registration.clone(), Some("req-7"))
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    let err = identity
+        .register(registration, Some("req-8"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdentityError::EmailTaken), "{err:?}");
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_under_the_account_limit() {
+    let identity = identity().await;
+    register(&identity, "asha@example.com").await;
+    let guesses = (0..12).map(|_| {
+        let identity = identity.clone();
+        tokio::spawn(async move {
+            identity
+                .login("asha@example.com", "guess guess", None)
+                .await
+        })
+    });
+    let mut checked = 0;
+    for guess in guesses {
+        match guess.await.unwrap().unwrap_err() {
+            IdentityError::BadCredentials => checked += 1,
+            IdentityError::Throttled { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        checked, 3,
+        "only the first three guesses reach the password check"
+    );
 }
 
 #[tokio::test]
@@ -206,7 +274,7 @@ async fn a_reused_refresh_token_revokes_its_whole_family() {
     // The thief's copy and the rightful holder's successor both died with the family.
     let successor = identity.refresh(&second.refresh_token).await.unwrap_err();
     assert!(
-        matches!(successor, IdentityError::RefreshTokenReused),
+        matches!(successor, IdentityError::BadRefreshToken),
         "{successor:?}"
     );
 }
@@ -221,7 +289,8 @@ async fn logout_ends_the_session() {
         .unwrap();
     identity.logout(&pair.refresh_token).await.unwrap();
     identity.logout(&pair.refresh_token).await.unwrap();
-    assert!(identity.refresh(&pair.refresh_token).await.is_err());
+    let err = identity.refresh(&pair.refresh_token).await.unwrap_err();
+    assert!(matches!(err, IdentityError::BadRefreshToken), "{err:?}");
 }
 
 #[tokio::test]
@@ -251,7 +320,7 @@ async fn tokens_signed_before_a_rotation_keep_verifying() {
 async fn services_get_tokens_only_with_their_secret() {
     let identity = identity().await;
     let (token, ttl) = identity
-        .issue_service_token("checkout", "checkout-secret-0123456789")
+        .issue_service_token("checkout", "checkout-secret-0123456789", None)
         .await
         .unwrap();
     assert_eq!(ttl, 300);
@@ -265,7 +334,7 @@ async fn services_get_tokens_only_with_their_secret() {
         ("order", "checkout-secret-0123456789"),
     ] {
         let err = identity
-            .issue_service_token(name, secret)
+            .issue_service_token(name, secret, None)
             .await
             .unwrap_err();
         assert!(

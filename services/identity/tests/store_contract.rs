@@ -46,7 +46,7 @@ fn refresh(user_id: Uuid, family: Uuid, hash: &str, ttl: chrono::Duration) -> Re
 
 async fn users_are_found_by_email_and_id(store: impl IdentityStore) {
     let asha = user("asha@example.com");
-    store.create_user(&asha, "hash-1").await.unwrap();
+    store.create_user(&asha, "hash-1", None).await.unwrap();
     let (found, hash) = store.user_by_email(&asha.email).await.unwrap().unwrap();
     assert_eq!(found, asha);
     assert_eq!(hash, "hash-1");
@@ -58,11 +58,11 @@ async fn users_are_found_by_email_and_id(store: impl IdentityStore) {
 
 async fn a_taken_email_is_a_conflict(store: impl IdentityStore) {
     store
-        .create_user(&user("dup@example.com"), "h")
+        .create_user(&user("dup@example.com"), "h", None)
         .await
         .unwrap();
     let err = store
-        .create_user(&user("dup@example.com"), "h")
+        .create_user(&user("dup@example.com"), "h", None)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -70,7 +70,7 @@ async fn a_taken_email_is_a_conflict(store: impl IdentityStore) {
 
 async fn roles_change_and_stamp_the_update(store: impl IdentityStore) {
     let vendor = user("vendor@example.com");
-    store.create_user(&vendor, "h").await.unwrap();
+    store.create_user(&vendor, "h", None).await.unwrap();
     let later = vendor.updated_at + chrono::Duration::seconds(5);
     let changed = store
         .set_role(vendor.id, Role::Vendor, later)
@@ -93,7 +93,7 @@ async fn roles_change_and_stamp_the_update(store: impl IdentityStore) {
 
 async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: impl IdentityStore) {
     let owner = user("rotate@example.com");
-    store.create_user(&owner, "h").await.unwrap();
+    store.create_user(&owner, "h", None).await.unwrap();
     let family = Uuid::now_v7();
     let day = chrono::Duration::days(1);
     store
@@ -114,7 +114,7 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: impl Ide
     let fourth = refresh(Uuid::nil(), Uuid::nil(), "t4", day);
     assert_eq!(
         store.rotate_refresh("t2", fourth, now()).await.unwrap(),
-        Rotation::Reused
+        Rotation::Revoked
     );
 
     let fifth = refresh(Uuid::nil(), Uuid::nil(), "t5", day);
@@ -126,7 +126,7 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: impl Ide
 
 async fn a_token_presented_twice_at_once_rotates_only_once(store: impl IdentityStore) {
     let owner = user("race@example.com");
-    store.create_user(&owner, "h").await.unwrap();
+    store.create_user(&owner, "h", None).await.unwrap();
     let day = chrono::Duration::days(1);
     store
         .insert_refresh(&refresh(owner.id, Uuid::now_v7(), "r1", day))
@@ -146,7 +146,7 @@ async fn a_token_presented_twice_at_once_rotates_only_once(store: impl IdentityS
 
 async fn expired_refresh_tokens_do_not_rotate(store: impl IdentityStore) {
     let owner = user("expired@example.com");
-    store.create_user(&owner, "h").await.unwrap();
+    store.create_user(&owner, "h", None).await.unwrap();
     let expired = refresh(
         owner.id,
         Uuid::now_v7(),
@@ -163,7 +163,7 @@ async fn expired_refresh_tokens_do_not_rotate(store: impl IdentityStore) {
 
 async fn logout_revokes_every_token_of_the_family(store: impl IdentityStore) {
     let owner = user("logout@example.com");
-    store.create_user(&owner, "h").await.unwrap();
+    store.create_user(&owner, "h", None).await.unwrap();
     let family = Uuid::now_v7();
     let day = chrono::Duration::days(1);
     store
@@ -176,7 +176,7 @@ async fn logout_revokes_every_token_of_the_family(store: impl IdentityStore) {
     let after = refresh(Uuid::nil(), Uuid::nil(), "a3", day);
     assert_eq!(
         store.rotate_refresh("a2", after, now()).await.unwrap(),
-        Rotation::Reused
+        Rotation::Revoked
     );
     // Unknown tokens are ignored.
     store.revoke_family("never-issued", now()).await.unwrap();
@@ -196,13 +196,63 @@ async fn signing_keys_rotate_newest_first(store: impl IdentityStore) {
     assert_eq!(stored[1].retired_at, Some(second.created_at));
 }
 
+async fn a_register_request_id_finds_the_user_it_created(store: impl IdentityStore) {
+    let asha = user("idem@example.com");
+    store.create_user(&asha, "h", Some("req-1")).await.unwrap();
+    assert_eq!(store.user_by_request_id("req-1").await.unwrap(), Some(asha));
+    assert_eq!(store.user_by_request_id("req-2").await.unwrap(), None);
+    let other = user("other@example.com");
+    let err = store
+        .create_user(&other, "h", Some("req-1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref what) if what == "request_id"),
+        "{err:?}"
+    );
+}
+
+async fn admins_are_known_once_one_exists(store: impl IdentityStore) {
+    let someone = user("someone@example.com");
+    store.create_user(&someone, "h", None).await.unwrap();
+    assert!(!store.admin_exists().await.unwrap());
+    store
+        .set_role(someone.id, Role::Admin, now())
+        .await
+        .unwrap();
+    assert!(store.admin_exists().await.unwrap());
+}
+
+async fn expired_refresh_tokens_are_purged(store: impl IdentityStore) {
+    let owner = user("purge@example.com");
+    store.create_user(&owner, "h", None).await.unwrap();
+    let family = Uuid::now_v7();
+    let old = refresh(owner.id, family, "old", chrono::Duration::seconds(-10));
+    let live = refresh(owner.id, family, "live", chrono::Duration::days(1));
+    store.insert_refresh(&old).await.unwrap();
+    store.insert_refresh(&live).await.unwrap();
+    assert_eq!(store.purge_expired_refresh(now()).await.unwrap(), 1);
+    let next = refresh(Uuid::nil(), Uuid::nil(), "n", chrono::Duration::days(1));
+    assert_eq!(
+        store
+            .rotate_refresh("old", next.clone(), now())
+            .await
+            .unwrap(),
+        Rotation::Unknown
+    );
+    assert!(matches!(
+        store.rotate_refresh("live", next, now()).await.unwrap(),
+        Rotation::Rotated { .. }
+    ));
+}
+
 // === AttemptCounter contract ===
 
 async fn failures_count_up_within_a_window(counter: impl AttemptCounter, key: &str) {
     assert_eq!(counter.window(key).await.unwrap(), None);
     let window = Duration::from_secs(60);
-    counter.record_failure(key, window).await.unwrap();
-    let second = counter.record_failure(key, window).await.unwrap();
+    counter.record_attempt(key, window).await.unwrap();
+    let second = counter.record_attempt(key, window).await.unwrap();
     assert_eq!(second.failures, 2);
     assert!(second.resets_in <= window && second.resets_in > Duration::from_secs(55));
     assert_eq!(counter.window(key).await.unwrap().unwrap().failures, 2);
@@ -210,15 +260,33 @@ async fn failures_count_up_within_a_window(counter: impl AttemptCounter, key: &s
     assert_eq!(counter.window(key).await.unwrap(), None);
 }
 
+async fn a_forgiven_attempt_no_longer_counts(counter: impl AttemptCounter, key: &str) {
+    counter.forgive(key).await.unwrap();
+    assert_eq!(
+        counter.window(key).await.unwrap(),
+        None,
+        "forgiving nothing creates nothing"
+    );
+    let window = Duration::from_secs(60);
+    counter.record_attempt(key, window).await.unwrap();
+    counter.record_attempt(key, window).await.unwrap();
+    counter.forgive(key).await.unwrap();
+    assert_eq!(counter.window(key).await.unwrap().unwrap().failures, 1);
+    counter.forgive(key).await.unwrap();
+    counter.forgive(key).await.unwrap();
+    let floor = counter.window(key).await.unwrap().map_or(0, |w| w.failures);
+    assert_eq!(floor, 0, "never below zero");
+}
+
 async fn windows_expire(counter: impl AttemptCounter, key: &str) {
     counter
-        .record_failure(key, Duration::from_millis(200))
+        .record_attempt(key, Duration::from_millis(200))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(counter.window(key).await.unwrap(), None);
     let fresh = counter
-        .record_failure(key, Duration::from_secs(60))
+        .record_attempt(key, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(fresh.failures, 1);
@@ -265,6 +333,13 @@ store_contract!(
     expired_refresh_tokens_do_not_rotate,
     logout_revokes_every_token_of_the_family,
     signing_keys_rotate_newest_first,
+    a_register_request_id_finds_the_user_it_created,
+    admins_are_known_once_one_exists,
+    expired_refresh_tokens_are_purged,
 );
 
-attempts_contract!(failures_count_up_within_a_window, windows_expire);
+attempts_contract!(
+    failures_count_up_within_a_window,
+    a_forgiven_attempt_no_longer_counts,
+    windows_expire
+);

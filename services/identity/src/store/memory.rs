@@ -21,6 +21,7 @@ struct StoredRefresh {
 struct State {
     users: HashMap<Uuid, (User, String)>,
     by_email: HashMap<String, Uuid>,
+    by_request_id: HashMap<String, Uuid>,
     refresh: HashMap<String, StoredRefresh>,
     keys: Vec<SigningKeyRecord>,
 }
@@ -42,10 +43,21 @@ impl MemoryStore {
 }
 
 impl IdentityStore for MemoryStore {
-    async fn create_user(&self, user: &User, password_hash: &str) -> Result<(), StoreError> {
+    async fn create_user(
+        &self,
+        user: &User,
+        password_hash: &str,
+        request_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         if state.by_email.contains_key(user.email.as_str()) {
             return Err(StoreError::Conflict("email".into()));
+        }
+        if let Some(request_id) = request_id {
+            if state.by_request_id.contains_key(request_id) {
+                return Err(StoreError::Conflict("request_id".into()));
+            }
+            state.by_request_id.insert(request_id.to_owned(), user.id);
         }
         state
             .by_email
@@ -63,6 +75,23 @@ impl IdentityStore for MemoryStore {
             .get(email.as_str())
             .and_then(|id| state.users.get(id))
             .cloned())
+    }
+
+    async fn user_by_request_id(&self, request_id: &str) -> Result<Option<User>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .by_request_id
+            .get(request_id)
+            .and_then(|id| state.users.get(id))
+            .map(|(user, _)| user.clone()))
+    }
+
+    async fn admin_exists(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .state()
+            .users
+            .values()
+            .any(|(user, _)| user.role == Role::Admin))
     }
 
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
@@ -104,7 +133,10 @@ impl IdentityStore for MemoryStore {
         let Some(stored) = state.refresh.get(presented).cloned() else {
             return Ok(Rotation::Unknown);
         };
-        if stored.spent || stored.revoked {
+        if stored.revoked {
+            return Ok(Rotation::Revoked);
+        }
+        if stored.spent {
             revoke(&mut state, stored.record.family_id);
             return Ok(Rotation::Reused);
         }
@@ -130,6 +162,15 @@ impl IdentityStore for MemoryStore {
         Ok(Rotation::Rotated {
             user_id: stored.record.user_id,
         })
+    }
+
+    async fn purge_expired_refresh(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let before = state.refresh.len();
+        state
+            .refresh
+            .retain(|_, token| token.record.expires_at > now);
+        Ok((before - state.refresh.len()) as u64)
     }
 
     async fn revoke_family(&self, token_hash: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -187,7 +228,7 @@ impl AttemptCounter for MemoryAttempts {
             }))
     }
 
-    async fn record_failure(&self, key: &str, window: Duration) -> Result<Window, StoreError> {
+    async fn record_attempt(&self, key: &str, window: Duration) -> Result<Window, StoreError> {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if windows.len() > PRUNE_ABOVE {
@@ -202,6 +243,18 @@ impl AttemptCounter for MemoryAttempts {
             failures: entry.0,
             resets_in: entry.1 - now,
         })
+    }
+
+    async fn forgive(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(entry) = self
+            .windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(key)
+        {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+        Ok(())
     }
 
     async fn reset(&self, key: &str) -> Result<(), StoreError> {

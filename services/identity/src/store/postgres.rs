@@ -26,13 +26,25 @@ impl PgStore {
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Backend(format!("migrations failed: {e}")))?;
+            .map_err(|e| StoreError::Failed(format!("migrations failed: {e}")))?;
         Ok(Self { pool })
     }
 }
 
+/// Connection trouble is UNAVAILABLE (worth a retry); anything else the database refused
+/// is a plain failure.
 fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::Backend(error.to_string())
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(error.to_string()),
+        _ => StoreError::Failed(error.to_string()),
+    }
 }
 
 /// The columns `user_from_row` reads, as a literal so queries stay static strings.
@@ -56,10 +68,16 @@ fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
 }
 
 impl IdentityStore for PgStore {
-    async fn create_user(&self, user: &User, password_hash: &str) -> Result<(), StoreError> {
+    async fn create_user(
+        &self,
+        user: &User,
+        password_hash: &str,
+        request_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO users (id, name, email, password_hash, role, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO users \
+             (id, name, email, password_hash, role, created_at, updated_at, register_request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(user.id)
         .bind(&user.name)
@@ -68,11 +86,16 @@ impl IdentityStore for PgStore {
         .bind(user.role.as_str())
         .bind(user.created_at)
         .bind(user.updated_at)
+        .bind(request_id)
         .execute(&self.pool)
         .await
         .map_err(|error| match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict("email".into())
+                let what = match db.constraint() {
+                    Some("users_register_request_id_key") => "request_id",
+                    _ => "email",
+                };
+                StoreError::Conflict(what.into())
             }
             _ => backend(error),
         })?;
@@ -96,6 +119,28 @@ impl IdentityStore for PgStore {
             ))
         })
         .transpose()
+    }
+
+    async fn user_by_request_id(&self, request_id: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE register_request_id = $1"
+        ))
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn admin_exists(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
     }
 
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
@@ -164,7 +209,9 @@ impl IdentityStore for PgStore {
         let spent: Option<DateTime<Utc>> = row.try_get("spent_at").map_err(backend)?;
         let revoked: Option<DateTime<Utc>> = row.try_get("revoked_at").map_err(backend)?;
 
-        let outcome = if spent.is_some() || revoked.is_some() {
+        let outcome = if revoked.is_some() {
+            Rotation::Revoked
+        } else if spent.is_some() {
             revoke_family_tx(&mut tx, family, now).await?;
             Rotation::Reused
         } else if expires_at <= now {
@@ -186,6 +233,15 @@ impl IdentityStore for PgStore {
         };
         tx.commit().await.map_err(backend)?;
         Ok(outcome)
+    }
+
+    async fn purge_expired_refresh(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(backend)
     }
 
     async fn revoke_family(&self, token_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -29,8 +29,18 @@ impl RedisAttempts {
     }
 }
 
+/// Connection trouble is UNAVAILABLE (worth a retry); anything else Redis refused is a
+/// plain failure.
 fn backend(error: redis::RedisError) -> StoreError {
-    StoreError::Backend(error.to_string())
+    if error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
+    {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Failed(error.to_string())
+    }
 }
 
 fn window(failures: u32, ttl_ms: i64) -> Window {
@@ -52,7 +62,7 @@ impl AttemptCounter for RedisAttempts {
         Ok(failures.map(|failures| window(failures, ttl_ms)))
     }
 
-    async fn record_failure(&self, key: &str, length: Duration) -> Result<Window, StoreError> {
+    async fn record_attempt(&self, key: &str, length: Duration) -> Result<Window, StoreError> {
         // INCR and the first PEXPIRE in one script, so a crash between them cannot leave
         // a counter that never expires.
         let script = redis::Script::new(
@@ -68,6 +78,21 @@ impl AttemptCounter for RedisAttempts {
             .await
             .map_err(backend)?;
         Ok(window(failures, ttl_ms))
+    }
+
+    async fn forgive(&self, key: &str) -> Result<(), StoreError> {
+        // Never below zero, and never turning a missing key into a negative counter.
+        let script = redis::Script::new(
+            "if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 \
+             then redis.call('DECR', KEYS[1]) end return 1",
+        );
+        let mut connection = self.connection.clone();
+        script
+            .key(self.key(key))
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(backend)
     }
 
     async fn reset(&self, key: &str) -> Result<(), StoreError> {
