@@ -90,12 +90,13 @@ async fn a_client_without_a_certificate_is_refused() {
         .get_jwks(mandi_sdk::proto::mandi::identity::v1::GetJwksRequest {})
         .await
         .unwrap_err();
-    // TLS 1.3 checks the client certificate after the client thinks the handshake is
-    // done, so the refusal shows up as the connection closing under the call.
+    // GetJwks is public: only the missing certificate can fail it. TLS 1.3 checks the
+    // client certificate after the client thinks the handshake is done, so the refusal
+    // shows up as a fatal alert or as the connection closing under the call.
     assert!(
         matches!(
             err.code(),
-            tonic::Code::Unavailable | tonic::Code::Cancelled
+            tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown
         ),
         "{err:?}"
     );

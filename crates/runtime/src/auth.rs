@@ -89,8 +89,12 @@ impl From<Claims> for Caller {
 /// The verified caller of a request; UNAUTHENTICATED when the method let an anonymous
 /// caller through (a public method) and the handler needs one anyway.
 pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Caller, Status> {
-    request
-        .extensions()
-        .get::<Caller>()
-        .ok_or_else(|| Status::unauthenticated("sign in first: no valid access token"))
+    request.extensions().get::<Caller>().ok_or_else(|| {
+        crate::errors::status(
+            tonic::Code::Unauthenticated,
+            "sign in first: no valid access token",
+            "mandi.auth",
+            "NO_TOKEN",
+        )
+    })
 }

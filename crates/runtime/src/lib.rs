@@ -11,3 +11,4 @@ pub mod observe;
 pub mod server;
 pub mod shed;
 pub mod telemetry;
+pub mod tls;

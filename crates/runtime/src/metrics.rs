@@ -1,5 +1,6 @@
 //! Prometheus metrics: rate, errors and duration (RED) per gRPC method.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,14 +30,17 @@ fn latency_histogram() -> Histogram {
 
 /// The gRPC metrics of one server, and the registry that exposes them.
 pub struct GrpcMetrics {
+    /// Services this server answers; other paths are counted as "unknown", so callers
+    /// cannot grow the label sets without bound by calling made-up methods.
+    known_services: HashSet<String>,
     registry: Registry,
     calls: Family<CallLabels, Counter>,
     latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
 }
 
 impl GrpcMetrics {
-    /// Registers the metrics in a fresh registry.
-    pub fn new() -> Arc<Self> {
+    /// Registers the metrics in a fresh registry, for a server answering `known_services`.
+    pub fn new(known_services: impl IntoIterator<Item = String>) -> Arc<Self> {
         let mut registry = Registry::with_prefix("mandi");
         let calls = Family::<CallLabels, Counter>::default();
         let latency: Family<MethodLabels, Histogram, fn() -> Histogram> =
@@ -52,6 +56,7 @@ impl GrpcMetrics {
             latency.clone(),
         );
         Arc::new(Self {
+            known_services: known_services.into_iter().collect(),
             registry,
             calls,
             latency,
@@ -60,7 +65,11 @@ impl GrpcMetrics {
 
     /// Records one finished call. `path` is `/package.Service/Method`.
     pub fn record(&self, path: &str, code: &str, elapsed: Duration) {
-        let (service, method) = split_path(path);
+        let (service, method) = match split_path(path) {
+            (service, _) if !self.known_services.contains(service) => ("unknown", "unknown"),
+            (service, _) if code == "UNIMPLEMENTED" => (service, "unknown"),
+            known => known,
+        };
         self.calls
             .get_or_create(&CallLabels {
                 service: service.to_owned(),
@@ -98,7 +107,7 @@ mod tests {
 
     #[test]
     fn calls_are_counted_per_method_and_code() {
-        let metrics = GrpcMetrics::new();
+        let metrics = GrpcMetrics::new(["mandi.identity.v1.IdentityService".to_owned()]);
         let path = "/mandi.identity.v1.IdentityService/Login";
         metrics.record(path, "OK", Duration::from_millis(3));
         metrics.record(path, "OK", Duration::from_millis(3));
@@ -108,5 +117,27 @@ mod tests {
             r#"mandi_grpc_server_handled_total{service="mandi.identity.v1.IdentityService",method="Login",code="OK"} 2"#
         ), "{text}");
         assert!(text.contains(r#"code="UNAUTHENTICATED"} 1"#), "{text}");
+    }
+
+    #[test]
+    fn made_up_paths_share_one_unknown_label() {
+        let metrics = GrpcMetrics::new(["mandi.identity.v1.IdentityService".to_owned()]);
+        for n in 0..5 {
+            metrics.record(&format!("/x{n}.Y/Z{n}"), "UNIMPLEMENTED", Duration::ZERO);
+        }
+        metrics.record(
+            "/mandi.identity.v1.IdentityService/Nope",
+            "UNIMPLEMENTED",
+            Duration::ZERO,
+        );
+        let text = metrics.render();
+        assert!(text.contains(
+            r#"mandi_grpc_server_handled_total{service="unknown",method="unknown",code="UNIMPLEMENTED"} 5"#
+        ), "{text}");
+        assert!(!text.contains("x0.Y"), "{text}");
+        assert!(
+            text.contains(r#"service="mandi.identity.v1.IdentityService",method="unknown""#),
+            "{text}"
+        );
     }
 }

@@ -14,7 +14,6 @@ use http::{HeaderName, Method, StatusCode};
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -23,6 +22,14 @@ use crate::config::{ConfigError, Env};
 use crate::metrics::GrpcMetrics;
 use crate::observe::ObserveLayer;
 use crate::shed::ShedLayer;
+use crate::tls::TlsMaterial;
+
+/// Services every server runs besides its modules'.
+const INFRASTRUCTURE_SERVICES: &[&str] = &[
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
 
 /// One service as the server sees it: its gRPC routes, who may call each method, and any
 /// routes it adds to the admin HTTP port.
@@ -66,39 +73,8 @@ impl Module {
     }
 }
 
-/// TLS files; with a client CA, clients must present a certificate it signed (mTLS).
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// PEM certificate chain of the server.
-    pub cert: String,
-    /// PEM private key of the server.
-    pub key: String,
-    /// PEM CA bundle that client certificates must chain to.
-    pub client_ca: Option<String>,
-    /// `MANDI_TLS__SERVER_NAME`: the name this process expects in peers' server
-    /// certificates when it calls them, e.g. identity for keys (default `localhost`).
-    pub server_name: String,
-}
-
-impl TlsFiles {
-    /// Client-side TLS for calls this process makes to other mandi servers: the same
-    /// certificate as its client identity, the client CA as the trusted root.
-    pub async fn client_config(&self) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
-        let mut config = tonic::transport::ClientTlsConfig::new()
-            .identity(Identity::from_pem(
-                read_file(&self.cert).await?,
-                read_file(&self.key).await?,
-            ))
-            .domain_name(self.server_name.clone());
-        if let Some(ca) = &self.client_ca {
-            config = config.ca_certificate(Certificate::from_pem(read_file(ca).await?));
-        }
-        Ok(config)
-    }
-}
-
 /// Listener and limit settings of the server.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ServerConfig {
     /// `MANDI_LISTEN`: gRPC and grpc-web address (default 127.0.0.1:50051).
     pub listen: SocketAddr,
@@ -112,8 +88,8 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// `MANDI_SERVER__DRAIN_DELAY`: time between reporting NOT_SERVING and closing (default 0s).
     pub drain_delay: Duration,
-    /// `MANDI_TLS__CERT_FILE`, `MANDI_TLS__KEY_FILE`, `MANDI_TLS__CLIENT_CA_FILE`.
-    pub tls: Option<TlsFiles>,
+    /// TLS, when `MANDI_TLS__CERT_FILE` is set (see [`TlsMaterial::from_env`]).
+    pub tls: Option<TlsMaterial>,
 }
 
 impl ServerConfig {
@@ -133,15 +109,6 @@ impl ServerConfig {
                 reason: "an origin must be a header-safe URL like https://shop.example".into(),
             })?;
         }
-        let tls = match env.raw("MANDI_TLS__CERT_FILE") {
-            None => None,
-            Some(cert) => Some(TlsFiles {
-                cert: cert.to_owned(),
-                key: env.require("MANDI_TLS__KEY_FILE", "the server's PEM private key file")?,
-                client_ca: env.get("MANDI_TLS__CLIENT_CA_FILE")?,
-                server_name: env.get_or("MANDI_TLS__SERVER_NAME", "localhost".to_owned())?,
-            }),
-        };
         Ok(Self {
             listen: env.get_or("MANDI_LISTEN", SocketAddr::from(([127, 0, 0, 1], 50051)))?,
             admin_listen: env.get_or(
@@ -153,7 +120,7 @@ impl ServerConfig {
             concurrency_limit: env.get_or("MANDI_SERVER__CONCURRENCY_LIMIT", 1024)?,
             cors_origins,
             drain_delay: env.duration_or("MANDI_SERVER__DRAIN_DELAY", Duration::ZERO)?,
-            tls,
+            tls: TlsMaterial::from_env(env)?,
         })
     }
 }
@@ -167,9 +134,15 @@ pub async fn serve(
     admin_listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let metrics = GrpcMetrics::new();
     let (health, health_service) = tonic_health::server::health_reporter();
     let service_names: Vec<&'static str> = modules.iter().map(|m| m.service_name).collect();
+    let metrics = GrpcMetrics::new(
+        service_names
+            .iter()
+            .copied()
+            .chain(INFRASTRUCTURE_SERVICES.iter().copied())
+            .map(str::to_owned),
+    );
     for name in &service_names {
         health
             .set_service_status(*name, ServingStatus::Serving)
@@ -193,7 +166,7 @@ pub async fn serve(
         .timeout(config.request_timeout);
     if let Some(tls) = &config.tls {
         builder = builder
-            .tls_config(tls_config(tls).await?)
+            .tls_config(tls.server_config())
             .context("invalid TLS configuration")?;
     }
     let grpc = builder
@@ -262,11 +235,10 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
 /// process serves (grpcurl 1.8 and many tools still speak only v1alpha).
 fn reflection_routes(served: &[&'static str]) -> anyhow::Result<RoutesBuilder> {
     let configure = || {
-        let advertised = served.iter().copied().chain([
-            "grpc.health.v1.Health",
-            "grpc.reflection.v1.ServerReflection",
-            "grpc.reflection.v1alpha.ServerReflection",
-        ]);
+        let advertised = served
+            .iter()
+            .copied()
+            .chain(INFRASTRUCTURE_SERVICES.iter().copied());
         advertised.fold(
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(mandi_sdk::proto::FILE_DESCRIPTOR_SET)
@@ -328,19 +300,4 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             header("x-request-id"),
         ])
         .max_age(Duration::from_secs(3600))
-}
-
-async fn read_file(path: &str) -> anyhow::Result<Vec<u8>> {
-    tokio::fs::read(path)
-        .await
-        .with_context(|| format!("cannot read TLS file {path}"))
-}
-
-async fn tls_config(files: &TlsFiles) -> anyhow::Result<ServerTlsConfig> {
-    let identity = Identity::from_pem(read_file(&files.cert).await?, read_file(&files.key).await?);
-    let mut config = ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &files.client_ca {
-        config = config.client_ca_root(Certificate::from_pem(read_file(ca).await?));
-    }
-    Ok(config)
 }

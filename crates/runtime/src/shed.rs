@@ -7,7 +7,6 @@ use std::task::{Context, Poll};
 use futures::future::BoxFuture;
 use http::{Request, Response};
 use tokio::sync::Semaphore;
-use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
 
@@ -60,7 +59,12 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-            let status = Status::unavailable("server is at its concurrency limit, retry later");
+            let status = crate::errors::status(
+                tonic::Code::Unavailable,
+                "server is at its concurrency limit, retry later",
+                "mandi.server",
+                "OVERLOADED",
+            );
             return Box::pin(async move { Ok(status.into_http()) });
         };
         let clone = self.inner.clone();

@@ -22,9 +22,9 @@ use mandi_runtime::telemetry::{self, TelemetryConfig};
 #[derive(Debug, Parser)]
 #[command(name = "mandi-server", version, about = "Runs mandi services")]
 struct Args {
-    /// `all`, or a comma list of services (identity).
-    #[arg(long, env = "MANDI_TARGET", default_value = "all")]
-    target: String,
+    /// `all`, or a comma list of services (identity). Default: MANDI_TARGET, else all.
+    #[arg(long)]
+    target: Option<String>,
     /// gRPC and grpc-web address.
     #[arg(long, env = "MANDI_LISTEN")]
     listen: Option<String>,
@@ -66,7 +66,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(admin) = &args.admin_listen {
         env.set("MANDI_ADMIN_LISTEN", admin);
     }
-    let selection = modules::select(&args.target)?;
+    let target = args
+        .target
+        .clone()
+        .or_else(|| env.raw("MANDI_TARGET").map(str::to_owned))
+        .unwrap_or_else(|| "all".to_owned());
+    let selection = modules::select(&target)?;
     let server_config = ServerConfig::from_env(&env)?;
     let prepared = modules::prepare(&env, &selection)?;
     let telemetry_config = TelemetryConfig::from_env(&env, "mandi-server")?;
@@ -79,6 +84,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         .into());
     }
+    // Over TLS, this process calls identity (maybe itself) with its own certificate.
+    let identity_tls = match &server_config.tls {
+        Some(tls)
+            if identity_endpoint
+                .as_deref()
+                .is_none_or(|e| e.starts_with("https://")) =>
+        {
+            Some(tls.client_config()?)
+        }
+        _ => None,
+    };
     let _telemetry = telemetry::init(&telemetry_config)?;
 
     let grpc_listener = tokio::net::TcpListener::bind(server_config.listen)
@@ -91,9 +107,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let admin_addr = admin_listener.local_addr()?;
 
     // With identity in this process, keys come from ourselves, over gRPC like any caller.
-    let tls = server_config.tls.as_ref();
     let identity_endpoint =
-        identity_endpoint.unwrap_or_else(|| loopback_url(grpc_addr, tls.is_some()));
+        identity_endpoint.unwrap_or_else(|| loopback_url(grpc_addr, server_config.tls.is_some()));
     let mut endpoint =
         tonic::transport::Endpoint::from_shared(identity_endpoint.clone()).map_err(|_| {
             ConfigError::Invalid {
@@ -102,9 +117,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 reason: "expected a URL like http://identity:50051".into(),
             }
         })?;
-    if let Some(tls) = tls.filter(|_| identity_endpoint.starts_with("https://")) {
+    if let Some(tls) = identity_tls {
         endpoint = endpoint
-            .tls_config(tls.client_config().await?)
+            .tls_config(tls)
             .context("invalid client TLS configuration for identity")?;
     }
     let verifier = Arc::new(TokenVerifier::from_identity(endpoint));

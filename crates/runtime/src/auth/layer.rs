@@ -6,11 +6,15 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use http::{Request, Response};
-use tonic::Status;
 use tonic::body::Body;
+use tonic::{Code, Status};
 use tower::{Layer, Service};
 
 use super::{Caller, TokenVerifier, VerifyError};
+use crate::errors;
+
+/// The ErrorInfo domain of refusals made by this layer.
+const DOMAIN: &str = "mandi.auth";
 
 /// Who may call a method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,9 +112,11 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             let policy = layer.policies.for_path(request.uri().path());
-            let verified = match bearer_token(&request) {
-                Some(token) => Some(layer.verifier.verify(token).await),
-                None => None,
+            let verified = match (bearer_token(&request), policy) {
+                // Anonymous callers of public methods never wait on a key fetch.
+                (Some(token), Policy::Public) => Some(layer.verifier.verify_cached(token).await),
+                (Some(token), _) => Some(layer.verifier.verify(token).await),
+                (None, _) => None,
             };
             match authorize(policy, verified) {
                 Ok(Some(caller)) => {
@@ -145,20 +151,41 @@ fn authorize(
         // A public method ignores a stale or broken token rather than failing the call.
         (Policy::Public, Some(Ok(claims))) => return Ok(Some(claims.into())),
         (Policy::Public, _) => return Ok(None),
-        (_, None) => return Err(Status::unauthenticated("sign in first: no access token")),
+        (_, None) => {
+            return Err(errors::status(
+                Code::Unauthenticated,
+                "sign in first: no access token",
+                DOMAIN,
+                "NO_TOKEN",
+            ));
+        }
         (_, Some(Err(VerifyError::KeysUnavailable(reason)))) => {
             tracing::warn!(%reason, "cannot verify access token");
-            return Err(Status::unavailable("cannot verify access tokens right now"));
+            return Err(errors::status(
+                Code::Unavailable,
+                "cannot verify access tokens right now",
+                DOMAIN,
+                "KEYS_UNAVAILABLE",
+            ));
         }
-        (_, Some(Err(error))) => return Err(Status::unauthenticated(error.to_string())),
+        (_, Some(Err(error))) => {
+            return Err(errors::status(
+                Code::Unauthenticated,
+                error.to_string(),
+                DOMAIN,
+                "INVALID_TOKEN",
+            ));
+        }
         (_, Some(Ok(claims))) => Caller::from(claims),
     };
     match policy {
         Policy::AnyRole(allowed) if !allowed.iter().any(|role| caller.has_role(role)) => {
-            Err(Status::permission_denied(format!(
-                "this method needs one of the roles: {}",
-                allowed.join(", ")
-            )))
+            Err(errors::status(
+                Code::PermissionDenied,
+                format!("this method needs one of the roles: {}", allowed.join(", ")),
+                DOMAIN,
+                "ROLE_REQUIRED",
+            ))
         }
         _ => Ok(Some(caller)),
     }

@@ -19,6 +19,10 @@ pub type KeySource = Arc<dyn Fn() -> BoxFuture<'static, Result<Vec<Jwk>, String>
 /// cannot turn into a flood of JWKS calls.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Keys older than this are refetched before use, so a key identity stopped publishing
+/// (retired long ago, or withdrawn after a leak) stops verifying within this time.
+const MAX_KEY_AGE: Duration = Duration::from_secs(300);
+
 /// Clock skew tolerated on `exp` and `iat` between services.
 const LEEWAY_SECONDS: u64 = 5;
 
@@ -41,10 +45,17 @@ pub enum VerifyError {
 
 /// Verifies EdDSA access tokens, caching identity's public keys by `kid`.
 pub struct TokenVerifier {
-    keys: RwLock<HashMap<String, DecodingKey>>,
+    keys: RwLock<KeyCache>,
     source: KeySource,
-    last_refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// Held while fetching: one fetch at a time, the others wait for its result.
+    fetching: tokio::sync::Mutex<()>,
     validation: Validation,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, DecodingKey>,
+    fetched_at: Option<Instant>,
 }
 
 impl TokenVerifier {
@@ -56,9 +67,9 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.leeway = LEEWAY_SECONDS;
         Self {
-            keys: RwLock::new(HashMap::new()),
+            keys: RwLock::new(KeyCache::default()),
             source,
-            last_refresh: tokio::sync::Mutex::new(None),
+            fetching: tokio::sync::Mutex::new(()),
             validation,
         }
     }
@@ -78,18 +89,31 @@ impl TokenVerifier {
         }))
     }
 
-    /// Checks the signature and claims of `token` and returns its claims.
+    /// Checks the signature and claims of `token` and returns its claims, fetching keys
+    /// from identity when the token names an unknown key or the cached keys are old.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.verify_with(token, true).await
+    }
+
+    /// Like [`verify`](Self::verify), but only with keys already cached: for callers that
+    /// must not make an anonymous request wait on identity (public methods).
+    pub async fn verify_cached(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.verify_with(token, false).await
+    }
+
+    async fn verify_with(&self, token: &str, may_fetch: bool) -> Result<Claims, VerifyError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| VerifyError::Malformed(e.to_string()))?;
         let kid = header
             .kid
             .ok_or_else(|| VerifyError::Malformed("no kid header".into()))?;
-        let key = match self.key(&kid) {
-            Some(key) => key,
-            None => {
-                self.refresh(&kid).await?;
-                self.key(&kid).ok_or(VerifyError::UnknownKey(kid))?
+        let (key, fresh) = self.cached(&kid);
+        let key = match key {
+            Some(key) if fresh || !may_fetch => key,
+            _ if !may_fetch => return Err(VerifyError::UnknownKey(kid)),
+            _ => {
+                self.refresh(Instant::now()).await?;
+                self.cached(&kid).0.ok_or(VerifyError::UnknownKey(kid))?
             }
         };
         jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
@@ -97,27 +121,36 @@ impl TokenVerifier {
             .map_err(VerifyError::Invalid)
     }
 
-    fn key(&self, kid: &str) -> Option<DecodingKey> {
-        self.keys
+    /// The key for `kid`, and whether the cache is young enough to trust without a fetch.
+    fn cached(&self, kid: &str) -> (Option<DecodingKey>, bool) {
+        let cache = self
+            .keys
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(kid)
-            .cloned()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fresh = cache
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < MAX_KEY_AGE);
+        (cache.keys.get(kid).cloned(), fresh)
     }
 
-    /// Refetches the key set unless another caller already brought `kid` in.
-    async fn refresh(&self, kid: &str) -> Result<(), VerifyError> {
-        let mut last = self.last_refresh.lock().await;
-        if self.key(kid).is_some() {
-            return Ok(());
-        }
-        if let Some(at) = *last {
+    /// Fetches the key set, unless a fetch finished after `asked_at` (someone else did it
+    /// for us) — so a crowd of unknown-key tokens causes one fetch, not one each.
+    async fn refresh(&self, asked_at: Instant) -> Result<(), VerifyError> {
+        let _fetching = self.fetching.lock().await;
+        let last = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .fetched_at;
+        if let Some(at) = last {
+            if at >= asked_at {
+                return Ok(());
+            }
             tokio::time::sleep(MIN_REFRESH_INTERVAL.saturating_sub(at.elapsed())).await;
         }
         let jwks = (self.source)()
             .await
             .map_err(VerifyError::KeysUnavailable)?;
-        *last = Some(Instant::now());
         let keys = jwks
             .iter()
             .filter(|jwk| jwk.kty == "OKP" && jwk.crv == "Ed25519")
@@ -127,10 +160,14 @@ impl TokenVerifier {
                     .map(|key| (jwk.kid.clone(), key))
             })
             .collect();
+        // Replaced whole: keys identity no longer publishes stop verifying.
         *self
             .keys
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = KeyCache {
+            keys,
+            fetched_at: Some(Instant::now()),
+        };
         Ok(())
     }
 }
