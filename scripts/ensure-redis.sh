@@ -8,6 +8,7 @@ ready() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
 ready && exit 0
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "installing Redis from Debian's packages" >&2
+  apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null
 fi
 echo "starting Redis" >&2

@@ -1,5 +1,6 @@
 //! `Mandi` against a real tonic server on 127.0.0.1:0 serving a scripted fake of the
 //! identity service: retries, token and deadline as they cross the wire.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
