@@ -63,14 +63,7 @@ fn register(name: &str, email: &str, password: &str) -> RegisterRequest {
 /// A client signed in as `email`.
 async fn signed_in(server: &ServerProcess, email: &str) -> Mandi {
     let mandi = client(server);
-    let token = mandi
-        .identity()
-        .login(login(email, "correct horse"))
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    mandi.set_token(Some(token)).unwrap();
+    mandi_testkit::accounts::sign_in(&mandi, email).await;
     mandi
 }
 

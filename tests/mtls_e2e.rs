@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mandi_sdk::Mandi;
-use mandi_sdk::proto::mandi::identity::v1::{GetCurrentUserRequest, LoginRequest, RegisterRequest};
+use mandi_sdk::proto::mandi::identity::v1::GetCurrentUserRequest;
 use mandi_testkit::{ServerProcess, TestPki};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
@@ -51,27 +51,7 @@ async fn a_client_with_a_certificate_from_the_ca_signs_in_over_mtls() {
     let pki = TestPki::generate();
     let server = start_with_mtls(&pki);
     let mandi = client(&server, tls(&pki, true));
-    mandi
-        .identity()
-        .register(RegisterRequest {
-            name: "Asha".into(),
-            email: "asha@example.com".into(),
-            password: "correct horse".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let token = mandi
-        .identity()
-        .login(LoginRequest {
-            email: "asha@example.com".into(),
-            password: "correct horse".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    mandi.set_token(Some(token)).unwrap();
+    mandi_testkit::accounts::sign_up(&mandi, "asha@example.com").await;
     // Verifying the token makes the server fetch keys from itself over mTLS.
     let me = mandi
         .identity()

@@ -348,26 +348,7 @@ async fn a_config_file_sets_what_the_environment_leaves_unset() {
         .endpoint(server.url())
         .connect_lazy()
         .unwrap();
-    use mandi_sdk::proto::mandi::identity::v1::{LoginRequest, RegisterRequest};
-    mandi
-        .identity()
-        .register(RegisterRequest {
-            name: "Asha".into(),
-            email: "asha@example.com".into(),
-            password: "correct horse".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let login = mandi
-        .identity()
-        .login(LoginRequest {
-            email: "asha@example.com".into(),
-            password: "correct horse".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let login = mandi_testkit::accounts::sign_up(&mandi, "asha@example.com").await;
     assert_eq!(login.expires_in, 120);
 
     std::fs::write(&file, "MANDI_SERVER__CONCURRENCY_LIMIT=lots\n").unwrap();
