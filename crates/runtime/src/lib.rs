@@ -8,6 +8,7 @@ pub mod config;
 pub mod errors;
 pub mod metrics;
 pub mod observe;
+pub mod paging;
 pub mod server;
 pub mod shed;
 pub mod telemetry;
