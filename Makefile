@@ -60,3 +60,4 @@ lint: tools ## buf lint + breaking against main, rustfmt, clippy
 
 bench: ## Measure identity's hot paths against a baseline in the same run
 	$(CARGO) bench -p mandi-identity --bench tokens
+	$(CARGO) bench -p mandi-catalog --bench catalog

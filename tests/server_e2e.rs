@@ -65,6 +65,10 @@ fn the_readme_grpcurl_lines_list_describe_register_and_login() {
         "\"accessToken\"",
         "\"email\": \"asha@example.com\"",
         "\"role\": \"ROLE_CUSTOMER\"",
+        "mandi.catalog.v1.CatalogService",
+        "\"slug\": \"fruits\"",
+        "\"displayName\": \"Alphonso Mango\"",
+        "Yelakki Banana (Organic)",
     ] {
         assert!(
             stdout.contains(expected),

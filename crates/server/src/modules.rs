@@ -10,16 +10,19 @@ use mandi_runtime::server::Module;
 pub enum Target {
     /// mandi.identity.v1.IdentityService
     Identity,
+    /// mandi.catalog.v1.CatalogService
+    Catalog,
 }
 
 /// Every implemented target, in start order.
-pub const ALL: &[Target] = &[Target::Identity];
+pub const ALL: &[Target] = &[Target::Identity, Target::Catalog];
 
 impl Target {
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Target::Identity => "identity",
+            Target::Catalog => "catalog",
         }
     }
 
@@ -75,6 +78,8 @@ pub fn select(spec: &str) -> Result<Selection, ConfigError> {
 pub enum Prepared {
     /// identity's settings.
     Identity(mandi_identity::IdentityConfig),
+    /// catalog's settings.
+    Catalog(mandi_catalog::CatalogConfig),
 }
 
 /// Reads the configuration of every selected target.
@@ -86,6 +91,10 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
             Target::Identity => Ok(Prepared::Identity(
                 mandi_identity::IdentityConfig::from_env(env, selection.embedded)?,
             )),
+            Target::Catalog => Ok(Prepared::Catalog(mandi_catalog::CatalogConfig::from_env(
+                env,
+                selection.embedded,
+            )?)),
         })
         .collect()
 }
@@ -96,6 +105,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
     for target in prepared {
         modules.push(match target {
             Prepared::Identity(config) => mandi_identity::module(config).await?,
+            Prepared::Catalog(config) => mandi_catalog::module(config).await?,
         });
     }
     Ok(modules)
@@ -123,6 +133,6 @@ mod tests {
     fn an_unknown_target_lists_the_known_ones() {
         let err = select("identity,warp-drive").unwrap_err().to_string();
         assert!(err.contains("\"warp-drive\""), "{err}");
-        assert!(err.contains("known: all, identity"), "{err}");
+        assert!(err.contains("known: all, identity, catalog"), "{err}");
     }
 }

@@ -6,9 +6,11 @@
 pub mod accounts;
 pub mod http;
 mod pki;
+mod proxy;
 mod server;
 
 pub use pki::TestPki;
+pub use proxy::TcpProxy;
 pub use server::ServerProcess;
 
 use sqlx::Connection;
@@ -17,6 +19,13 @@ use sqlx::Connection;
 pub fn postgres_admin_url() -> String {
     std::env::var("MANDI_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The MongoDB-compatible server tests use (`make up` starts one).
+pub fn mongo_url() -> String {
+    std::env::var("MANDI_TEST_MONGO_URL").unwrap_or_else(|_| {
+        "mongodb://127.0.0.1:27017/?directConnection=true&serverMonitoringMode=poll".into()
+    })
 }
 
 /// The Redis URL tests use.

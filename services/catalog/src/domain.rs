@@ -52,7 +52,9 @@ impl Violations {
 }
 
 /// Money in integer minor units of the marketplace currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Minor(pub i64);
 
 /// Everything the catalog can refuse or fail with.

@@ -1,6 +1,7 @@
 //! The storage port the catalog needs; adapters live in `store/`.
 
 pub mod memory;
+pub mod mongo;
 
 use std::future::Future;
 
@@ -74,7 +75,8 @@ pub trait CatalogStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
 
     /// One product.
-    fn product(&self, id: Uuid) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+    fn product(&self, id: Uuid)
+    -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
 
     /// Many products, in no particular order; missing ids are skipped.
     fn products(
@@ -109,7 +111,10 @@ pub trait CatalogStore: Send + Sync + 'static {
     fn all_products(&self) -> impl Future<Output = Result<Vec<Product>, StoreError>> + Send;
 
     /// Whether any product is in `category`.
-    fn category_in_use(&self, category: Uuid) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn category_in_use(
+        &self,
+        category: Uuid,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Stores a new category. A taken slug or request id is a conflict.
     fn insert_category(

@@ -30,7 +30,11 @@ impl NewCategory {
     pub fn validate(&self) -> Result<(), CatalogError> {
         let mut v = Violations::default();
         let name = self.display_name.trim();
-        v.check(name.is_empty(), "category.display_name", "must not be empty");
+        v.check(
+            name.is_empty(),
+            "category.display_name",
+            "must not be empty",
+        );
         v.check(
             name.chars().count() > 100,
             "category.display_name",
@@ -91,8 +95,11 @@ impl CategoryTree {
     pub fn sorted(&self) -> Vec<&Category> {
         let mut all: Vec<&Category> = self.by_id.values().collect();
         all.sort_by(|a, b| {
-            (a.fields.sort_order, &a.fields.display_name, a.id)
-                .cmp(&(b.fields.sort_order, &b.fields.display_name, b.id))
+            (a.fields.sort_order, &a.fields.display_name, a.id).cmp(&(
+                b.fields.sort_order,
+                &b.fields.display_name,
+                b.id,
+            ))
         });
         all
     }
@@ -184,7 +191,12 @@ mod tests {
         let tropical = category("Tropical", Some(fruit.id));
         let mangoes = category("Mangoes", Some(tropical.id));
         let veg = category("Vegetables", None);
-        let tree = CategoryTree::new([fruit.clone(), tropical.clone(), mangoes.clone(), veg.clone()]);
+        let tree = CategoryTree::new([
+            fruit.clone(),
+            tropical.clone(),
+            mangoes.clone(),
+            veg.clone(),
+        ]);
         assert_eq!(tree.ancestors(mangoes.id), [fruit.id, tropical.id]);
         let mut below = tree.subtree(fruit.id);
         below.sort();

@@ -28,7 +28,9 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // Every mutation below is a handful of inserts with no await in between: a panic
         // cannot leave State half-written in a way later calls would trip over.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -45,9 +47,17 @@ impl CatalogStore for MemoryStore {
         Ok(())
     }
 
-    async fn insert_product(&self, product: &Product, request_id: Option<&str>) -> Result<(), StoreError> {
+    async fn insert_product(
+        &self,
+        product: &Product,
+        request_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
-        if state.products.values().any(|p| p.input.slug == product.input.slug) {
+        if state
+            .products
+            .values()
+            .any(|p| p.input.slug == product.input.slug)
+        {
             return Err(StoreError::Conflict("slug"));
         }
         if let Some(key) = request_id {
@@ -75,10 +85,18 @@ impl CatalogStore for MemoryStore {
 
     async fn products(&self, ids: &[Uuid]) -> Result<Vec<Product>, StoreError> {
         let state = self.state();
-        Ok(ids.iter().filter_map(|id| state.products.get(id)).cloned().collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.products.get(id))
+            .cloned()
+            .collect())
     }
 
-    async fn replace_product(&self, product: &Product, expected_version: i64) -> Result<Written, StoreError> {
+    async fn replace_product(
+        &self,
+        product: &Product,
+        expected_version: i64,
+    ) -> Result<Written, StoreError> {
         let mut state = self.state();
         let Some(stored) = state.products.get(&product.id) else {
             return Ok(Written::NotFound);
@@ -95,11 +113,23 @@ impl CatalogStore for MemoryStore {
         {
             return Err(StoreError::Conflict("slug"));
         }
-        state.products.insert(product.id, product.clone());
+        // The rating belongs to the reviews, not to whoever replaces the product.
+        let rating = stored.rating;
+        state.products.insert(
+            product.id,
+            Product {
+                rating,
+                ..product.clone()
+            },
+        );
         Ok(Written::Done)
     }
 
-    async fn delete_product(&self, id: Uuid, expected_version: Option<i64>) -> Result<Written, StoreError> {
+    async fn delete_product(
+        &self,
+        id: Uuid,
+        expected_version: Option<i64>,
+    ) -> Result<Written, StoreError> {
         let mut state = self.state();
         let Some(stored) = state.products.get(&id) else {
             return Ok(Written::NotFound);
@@ -126,7 +156,12 @@ impl CatalogStore for MemoryStore {
             .products
             .values()
             .filter(|p| query.category_id.is_none_or(|c| p.input.category_id == c))
-            .filter(|p| query.vendor_id.as_ref().is_none_or(|v| &p.input.vendor_id == v))
+            .filter(|p| {
+                query
+                    .vendor_id
+                    .as_ref()
+                    .is_none_or(|v| &p.input.vendor_id == v)
+            })
             .filter(|p| query.statuses.is_empty() || query.statuses.contains(&p.input.status))
             .filter(|p| after_cursor((p.created_at, p.id), after))
             .collect();
@@ -146,9 +181,17 @@ impl CatalogStore for MemoryStore {
             .any(|p| p.input.category_id == category))
     }
 
-    async fn insert_category(&self, category: &Category, request_id: Option<&str>) -> Result<(), StoreError> {
+    async fn insert_category(
+        &self,
+        category: &Category,
+        request_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
-        if state.categories.values().any(|c| c.fields.slug == category.fields.slug) {
+        if state
+            .categories
+            .values()
+            .any(|c| c.fields.slug == category.fields.slug)
+        {
             return Err(StoreError::Conflict("slug"));
         }
         if let Some(key) = request_id {
@@ -161,7 +204,10 @@ impl CatalogStore for MemoryStore {
         Ok(())
     }
 
-    async fn category_by_request_id(&self, request_id: &str) -> Result<Option<Category>, StoreError> {
+    async fn category_by_request_id(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<Category>, StoreError> {
         let state = self.state();
         Ok(state
             .category_requests
@@ -194,7 +240,11 @@ impl CatalogStore for MemoryStore {
         Ok(self.state().categories.remove(&id).is_some())
     }
 
-    async fn insert_review(&self, review: &Review, request_id: Option<&str>) -> Result<RatingSummary, StoreError> {
+    async fn insert_review(
+        &self,
+        review: &Review,
+        request_id: Option<&str>,
+    ) -> Result<RatingSummary, StoreError> {
         let mut state = self.state();
         if state
             .reviews
@@ -203,17 +253,20 @@ impl CatalogStore for MemoryStore {
         {
             return Err(StoreError::Conflict("author"));
         }
-        if let Some(key) = request_id {
-            if state.review_requests.contains_key(key) {
-                return Err(StoreError::Conflict("request_id"));
-            }
-            state.review_requests.insert(key.to_owned(), review.id);
+        if request_id.is_some_and(|key| state.review_requests.contains_key(key)) {
+            return Err(StoreError::Conflict("request_id"));
         }
         let Some(product) = state.products.get_mut(&review.product_id) else {
-            return Err(StoreError::Failed(format!("product {} is gone", review.product_id)));
+            return Err(StoreError::Failed(format!(
+                "product {} is gone",
+                review.product_id
+            )));
         };
         product.rating = product.rating.with(review.rating);
         let summary = product.rating;
+        if let Some(key) = request_id {
+            state.review_requests.insert(key.to_owned(), review.id);
+        }
         state.reviews.insert(review.id, review.clone());
         Ok(summary)
     }
@@ -227,7 +280,12 @@ impl CatalogStore for MemoryStore {
             .cloned())
     }
 
-    async fn list_reviews(&self, product: Uuid, after: Option<Cursor>, limit: usize) -> Result<Vec<Review>, StoreError> {
+    async fn list_reviews(
+        &self,
+        product: Uuid,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Review>, StoreError> {
         let state = self.state();
         let mut found: Vec<&Review> = state
             .reviews

@@ -1,0 +1,531 @@
+//! The catalog's use cases over a store, a cache and the search index: who may see and
+//! change what, optimistic concurrency, idempotent creates, and keeping the cache and the
+//! index in step with every write.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::cache::CatalogCache;
+use crate::domain::{
+    CatalogError, Category, CategoryTree, NewCategory, NewReview, Product, ProductChanges,
+    ProductInput, ProductStatus, RatingSummary, Review, slugify,
+};
+use crate::search::{SearchIndex, SearchRequest, SearchResults, Suggestion};
+use crate::store::{CatalogStore, Cursor, ProductQuery, StoreError, Written};
+
+/// One page of search results with its products, in result order.
+pub struct SearchPage {
+    /// The products of the page (any deleted since indexing are left out).
+    pub products: Vec<Product>,
+    /// Ids, total, facets and the cursor of the next page.
+    pub results: SearchResults,
+}
+
+/// Who is asking, as far as the catalog cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Viewer {
+    /// The signed-in user, if any.
+    pub user_id: Option<String>,
+    /// Holds the admin role.
+    pub admin: bool,
+    /// Holds the vendor role.
+    pub vendor: bool,
+}
+
+impl Viewer {
+    fn may_see(&self, product: &Product) -> bool {
+        product.is_public() || self.may_edit(product)
+    }
+
+    fn may_edit(&self, product: &Product) -> bool {
+        self.admin || (self.vendor && self.user_id.as_deref() == Some(&product.input.vendor_id))
+    }
+}
+
+/// The catalog over store `S` and cache `C`.
+pub struct Catalog<S, C> {
+    store: S,
+    cache: C,
+    index: SearchIndex,
+}
+
+fn not_found(kind: &'static str, id: impl ToString) -> CatalogError {
+    CatalogError::NotFound {
+        kind,
+        id: id.to_string(),
+    }
+}
+
+impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
+    /// Prepares the store and builds the search index from it.
+    pub async fn new(store: S, cache: C) -> Result<Self, CatalogError> {
+        store.prepare().await?;
+        let catalog = Self {
+            store,
+            cache,
+            index: SearchIndex::new()?,
+        };
+        catalog.rebuild_index().await?;
+        Ok(catalog)
+    }
+
+    /// Rebuilds the search index from the store (at start, or after an import).
+    pub async fn rebuild_index(&self) -> Result<usize, CatalogError> {
+        let products = self.store.all_products().await?;
+        let tree = self.tree().await?;
+        self.index.rebuild(&products, &tree)?;
+        Ok(products.len())
+    }
+
+    /// The category tree, from the cache when it holds it.
+    pub async fn tree(&self) -> Result<CategoryTree, CatalogError> {
+        if let Some(categories) = self.cache.categories().await {
+            return Ok(CategoryTree::new(categories));
+        }
+        let categories = self.store.categories().await?;
+        self.cache.put_categories(&categories).await;
+        Ok(CategoryTree::new(categories))
+    }
+
+    // === products ===
+
+    /// One product the viewer may see.
+    pub async fn product(&self, viewer: &Viewer, id: Uuid) -> Result<Product, CatalogError> {
+        let product = match self.cache.product(id).await {
+            Some(product) => product,
+            None => {
+                let product = self
+                    .store
+                    .product(id)
+                    .await?
+                    .ok_or_else(|| not_found("product", id))?;
+                self.cache.put_product(&product).await;
+                product
+            }
+        };
+        if viewer.may_see(&product) {
+            Ok(product)
+        } else {
+            Err(not_found("product", id))
+        }
+    }
+
+    /// The visible products among `ids`, in request order, and the ids not found.
+    pub async fn products(
+        &self,
+        viewer: &Viewer,
+        ids: &[Uuid],
+    ) -> Result<(Vec<Product>, Vec<Uuid>), CatalogError> {
+        let mut unique = ids.to_vec();
+        let mut seen = std::collections::HashSet::new();
+        unique.retain(|id| seen.insert(*id));
+        let found = self.store.products(&unique).await?;
+        let mut by_id: std::collections::HashMap<Uuid, Product> = found
+            .into_iter()
+            .filter(|p| viewer.may_see(p))
+            .map(|p| (p.id, p))
+            .collect();
+        let mut products = Vec::new();
+        let mut missing = Vec::new();
+        for id in unique {
+            match by_id.remove(&id) {
+                Some(product) => products.push(product),
+                None => missing.push(id),
+            }
+        }
+        Ok((products, missing))
+    }
+
+    /// A page of products, newest first. Public viewers see only active products; vendors
+    /// also their own in any status; admins everything.
+    pub async fn list_products(
+        &self,
+        viewer: &Viewer,
+        mut query: ProductQuery,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Product>, CatalogError> {
+        let own_listing =
+            viewer.vendor && query.vendor_id.is_some() && query.vendor_id == viewer.user_id;
+        if !viewer.admin && !own_listing {
+            query.statuses = vec![ProductStatus::Active];
+        }
+        Ok(self.store.list_products(&query, after, limit).await?)
+    }
+
+    /// Creates a product for the viewer (a vendor) or for any vendor (an admin).
+    pub async fn create_product(
+        &self,
+        viewer: &Viewer,
+        mut input: ProductInput,
+        request_id: Option<&str>,
+    ) -> Result<Product, CatalogError> {
+        if let Some(key) = request_id
+            && let Some(existing) = self.store.product_by_request_id(key).await?
+        {
+            return Ok(existing);
+        }
+        match (viewer.admin, viewer.vendor, &viewer.user_id) {
+            (true, _, _) if !input.vendor_id.is_empty() => {}
+            (_, true, Some(user)) | (true, _, Some(user)) => input.vendor_id = user.clone(),
+            _ => {
+                return Err(CatalogError::Forbidden(
+                    "only vendors and admins create products".into(),
+                ));
+            }
+        }
+        if input.slug.is_empty() {
+            input.slug = slugify(&input.display_name);
+        }
+        input.validate()?;
+        let tree = self.tree().await?;
+        self.check_category(&tree, input.category_id)?;
+        let now = Utc::now();
+        let product = Product {
+            id: Uuid::now_v7(),
+            input,
+            rating: RatingSummary::default(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        match self.store.insert_product(&product, request_id).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict("request_id")) => {
+                return self
+                    .store
+                    .product_by_request_id(request_id.unwrap_or_default())
+                    .await?
+                    .ok_or_else(|| CatalogError::AlreadyExists("request_id is taken".into()));
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(CatalogError::AlreadyExists(format!(
+                    "a product with slug {:?} already exists",
+                    product.input.slug
+                )));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        self.index.upsert(&product, &tree)?;
+        Ok(product)
+    }
+
+    /// Applies the masked fields of `new` if the product is at `expected_version`.
+    pub async fn update_product(
+        &self,
+        viewer: &Viewer,
+        id: Uuid,
+        new: ProductInput,
+        changes: &ProductChanges,
+        expected_version: i64,
+    ) -> Result<Product, CatalogError> {
+        if expected_version <= 0 {
+            return Err(CatalogError::invalid(
+                "expected_version",
+                "must be the version last read (> 0)",
+            ));
+        }
+        let current = self
+            .store
+            .product(id)
+            .await?
+            .filter(|p| viewer.may_see(p))
+            .ok_or_else(|| not_found("product", id))?;
+        if !viewer.may_edit(&current) {
+            return Err(CatalogError::Forbidden(
+                "only the product's vendor or an admin may change it".into(),
+            ));
+        }
+        if changes.names("vendor_id") && !viewer.admin {
+            return Err(CatalogError::Forbidden(
+                "only admins move products between vendors".into(),
+            ));
+        }
+        let merged = changes.apply(&current.input, new);
+        if !current.input.status.may_become(merged.status) {
+            return Err(CatalogError::invalid(
+                "product.status",
+                "a product never goes back to DRAFT",
+            ));
+        }
+        merged.validate()?;
+        let tree = self.tree().await?;
+        if merged.category_id != current.input.category_id {
+            self.check_category(&tree, merged.category_id)?;
+        }
+        let updated = Product {
+            input: merged,
+            updated_at: Utc::now(),
+            version: expected_version + 1,
+            ..current
+        };
+        let written = self
+            .store
+            .replace_product(&updated, expected_version)
+            .await
+            .map_err(|error| match error {
+                StoreError::Conflict(_) => CatalogError::AlreadyExists(format!(
+                    "a product with slug {:?} already exists",
+                    updated.input.slug
+                )),
+                other => other.into(),
+            })?;
+        self.check_written(written, id, expected_version)?;
+        self.cache.forget_product(id).await;
+        self.index.upsert(&updated, &tree)?;
+        Ok(updated)
+    }
+
+    /// Deletes a draft product.
+    pub async fn delete_product(
+        &self,
+        viewer: &Viewer,
+        id: Uuid,
+        expected_version: Option<i64>,
+    ) -> Result<(), CatalogError> {
+        let Some(current) = self.store.product(id).await?.filter(|p| viewer.may_see(p)) else {
+            // Deleting what is gone is done: a retried delete succeeds.
+            return Ok(());
+        };
+        if !viewer.may_edit(&current) {
+            return Err(CatalogError::Forbidden(
+                "only the product's vendor or an admin may delete it".into(),
+            ));
+        }
+        if current.input.status != ProductStatus::Draft {
+            return Err(CatalogError::FailedPrecondition(
+                "only DRAFT products can be deleted; archive it instead".into(),
+            ));
+        }
+        let written = self.store.delete_product(id, expected_version).await?;
+        if written != Written::NotFound {
+            self.check_written(written, id, expected_version.unwrap_or_default())?;
+        }
+        self.cache.forget_product(id).await;
+        self.index.remove(id)?;
+        Ok(())
+    }
+
+    fn check_written(&self, written: Written, id: Uuid, expected: i64) -> Result<(), CatalogError> {
+        match written {
+            Written::Done => Ok(()),
+            Written::NotFound => Err(not_found("product", id)),
+            Written::VersionMismatch { actual } => Err(CatalogError::VersionMismatch {
+                kind: "product",
+                id: id.to_string(),
+                expected,
+                actual,
+            }),
+        }
+    }
+
+    fn check_category(&self, tree: &CategoryTree, id: Uuid) -> Result<(), CatalogError> {
+        match tree.get(id) {
+            Some(_) => Ok(()),
+            None => Err(CatalogError::invalid(
+                "product.category_id",
+                "must name an existing category",
+            )),
+        }
+    }
+
+    // === search ===
+
+    /// Full-text search over active products, with the products of the page.
+    pub async fn search(&self, request: &SearchRequest) -> Result<SearchPage, CatalogError> {
+        let results = self.index.search(request, Utc::now())?;
+        let (products, _) = self.products(&Viewer::default(), &results.ids).await?;
+        Ok(SearchPage { products, results })
+    }
+
+    /// Completions for what the user typed so far.
+    pub fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, CatalogError> {
+        self.index.suggest(prefix, limit)
+    }
+
+    // === categories ===
+
+    /// One category.
+    pub async fn category(&self, id: Uuid) -> Result<Category, CatalogError> {
+        self.tree()
+            .await?
+            .get(id)
+            .cloned()
+            .ok_or_else(|| not_found("category", id))
+    }
+
+    /// Creates a category (admins).
+    pub async fn create_category(
+        &self,
+        viewer: &Viewer,
+        mut fields: NewCategory,
+        request_id: Option<&str>,
+    ) -> Result<Category, CatalogError> {
+        require_admin(viewer)?;
+        if let Some(key) = request_id
+            && let Some(existing) = self.store.category_by_request_id(key).await?
+        {
+            return Ok(existing);
+        }
+        if fields.slug.is_empty() {
+            fields.slug = slugify(&fields.display_name);
+        }
+        fields.validate()?;
+        self.tree().await?.check_parent(None, fields.parent_id)?;
+        let now = Utc::now();
+        let category = Category {
+            id: Uuid::now_v7(),
+            fields,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .insert_category(&category, request_id)
+            .await
+            .map_err(|error| match error {
+                StoreError::Conflict(what) => {
+                    CatalogError::AlreadyExists(format!("a category with this {what} exists"))
+                }
+                other => other.into(),
+            })?;
+        self.cache.forget_categories().await;
+        Ok(category)
+    }
+
+    /// Replaces a category's fields (admins); a move under its own subtree is refused.
+    pub async fn update_category(
+        &self,
+        viewer: &Viewer,
+        id: Uuid,
+        fields: NewCategory,
+    ) -> Result<Category, CatalogError> {
+        require_admin(viewer)?;
+        fields.validate()?;
+        let tree = self.tree().await?;
+        let current = tree
+            .get(id)
+            .cloned()
+            .ok_or_else(|| not_found("category", id))?;
+        tree.check_parent(Some(id), fields.parent_id)?;
+        let updated = Category {
+            fields,
+            updated_at: Utc::now(),
+            ..current
+        };
+        let replaced =
+            self.store
+                .replace_category(&updated)
+                .await
+                .map_err(|error| match error {
+                    StoreError::Conflict(_) => {
+                        CatalogError::AlreadyExists("a category with this slug exists".into())
+                    }
+                    other => other.into(),
+                })?;
+        if !replaced {
+            return Err(not_found("category", id));
+        }
+        self.cache.forget_categories().await;
+        // Category names and ancestry are part of every product document in the index.
+        self.rebuild_index().await?;
+        Ok(updated)
+    }
+
+    /// Deletes an empty leaf category (admins).
+    pub async fn delete_category(&self, viewer: &Viewer, id: Uuid) -> Result<(), CatalogError> {
+        require_admin(viewer)?;
+        let tree = self.tree().await?;
+        if tree.get(id).is_none() {
+            return Ok(());
+        }
+        if tree.has_children(id) || self.store.category_in_use(id).await? {
+            return Err(CatalogError::FailedPrecondition(
+                "only a category without subcategories and products can be deleted".into(),
+            ));
+        }
+        self.store.delete_category(id).await?;
+        self.cache.forget_categories().await;
+        Ok(())
+    }
+
+    // === reviews ===
+
+    /// Adds the viewer's review of an active or archived product.
+    pub async fn create_review(
+        &self,
+        viewer: &Viewer,
+        review: NewReview,
+        request_id: Option<&str>,
+    ) -> Result<Review, CatalogError> {
+        let author = viewer
+            .user_id
+            .clone()
+            .ok_or_else(|| CatalogError::Forbidden("sign in to review".into()))?;
+        if let Some(key) = request_id
+            && let Some(existing) = self.store.review_by_request_id(key).await?
+        {
+            return Ok(existing);
+        }
+        review.validate()?;
+        let product = self
+            .store
+            .product(review.product_id)
+            .await?
+            .filter(Product::is_public)
+            .ok_or_else(|| not_found("product", review.product_id))?;
+        let stored = Review {
+            id: Uuid::now_v7(),
+            product_id: product.id,
+            author_id: author,
+            rating: review.rating,
+            title: review.title,
+            text: review.text,
+            created_at: Utc::now(),
+        };
+        let rating = match self.store.insert_review(&stored, request_id).await {
+            Ok(rating) => rating,
+            Err(StoreError::Conflict("author")) => {
+                return Err(CatalogError::AlreadyExists(
+                    "you have already reviewed this product".into(),
+                ));
+            }
+            Err(StoreError::Conflict(_)) => {
+                return self
+                    .store
+                    .review_by_request_id(request_id.unwrap_or_default())
+                    .await?
+                    .ok_or_else(|| CatalogError::AlreadyExists("request_id is taken".into()));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        self.cache.forget_product(product.id).await;
+        let rated = Product { rating, ..product };
+        self.index.upsert(&rated, &self.tree().await?)?;
+        Ok(stored)
+    }
+
+    /// A page of a product's reviews, newest first.
+    pub async fn reviews(
+        &self,
+        product: Uuid,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Review>, CatalogError> {
+        Ok(self.store.list_reviews(product, after, limit).await?)
+    }
+}
+
+fn require_admin(viewer: &Viewer) -> Result<(), CatalogError> {
+    if viewer.admin {
+        Ok(())
+    } else {
+        Err(CatalogError::Forbidden(
+            "only admins manage categories".into(),
+        ))
+    }
+}
+
+/// Shared handle used by the gRPC layer and background tasks.
+pub type SharedCatalog<S, C> = Arc<Catalog<S, C>>;

@@ -1,0 +1,495 @@
+//! The catalog end to end through the SDK: browsing and searching the demo catalog on the
+//! embedded default, and vendors, admins, shoppers, the cache and its outage on MongoDB
+//! (CongoDB) and Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+
+use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::catalog::v1::{
+    CreateProductRequest, CreateReviewRequest, GetProductRequest, ListCategoriesRequest,
+    ListProductsRequest, Product, ProductFilter, ProductStatus, Review, SearchProductsRequest,
+    SuggestProductsRequest, UpdateProductRequest,
+};
+use mandi_sdk::proto::mandi::common::v1::{Money, UnitOfSale};
+use mandi_sdk::proto::mandi::identity::v1::{RegisterRequest, Role};
+use mandi_testkit::ServerProcess;
+use mandi_testkit::accounts::{PASSWORD, sign_in, sign_up};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+fn client(server: &ServerProcess) -> Mandi {
+    Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap()
+}
+
+fn search(query: &str) -> SearchProductsRequest {
+    SearchProductsRequest {
+        query: query.into(),
+        ..Default::default()
+    }
+}
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn shoppers_browse_and_search_the_demo_catalog() {
+    let server = ServerProcess::start("all", &[]);
+    let mandi = client(&server);
+    let categories = mandi
+        .catalog()
+        .list_categories(ListCategoriesRequest {
+            parent_id: Some(String::new()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .categories;
+    let top: Vec<&str> = categories.iter().map(|c| c.slug.as_str()).collect();
+    assert!(
+        top.contains(&"fruits") && top.contains(&"vegetables"),
+        "{top:?}"
+    );
+
+    let mango = mandi
+        .catalog()
+        .search_products(search("alphonso mango"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mango.products[0].display_name, "Alphonso Mango");
+    let typo = mandi
+        .catalog()
+        .search_products(search("bananna"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        typo.products
+            .iter()
+            .any(|p| p.display_name.contains("Banana")),
+        "{:?}",
+        typo.products
+    );
+    assert!(!mango.facets.is_empty());
+
+    let suggestions = mandi
+        .catalog()
+        .suggest_products(SuggestProductsRequest {
+            prefix: "alph".into(),
+            max_suggestions: 5,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .suggestions;
+    assert!(
+        suggestions
+            .iter()
+            .any(|s| s.text.to_lowercase().contains("alphonso")),
+        "{suggestions:?}"
+    );
+
+    // Paging through every active product returns each exactly once.
+    let mut seen = HashSet::new();
+    let mut token = String::new();
+    loop {
+        let page = mandi
+            .catalog()
+            .search_products(SearchProductsRequest {
+                page_size: 7,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        for product in &page.products {
+            assert!(
+                seen.insert(product.id.clone()),
+                "{} twice",
+                product.display_name
+            );
+            assert_eq!(product.status, ProductStatus::Active as i32);
+        }
+        if page.next_page_token.is_empty() {
+            assert_eq!(seen.len() as i64, page.total_size);
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert!(seen.len() >= 60, "{}", seen.len());
+}
+
+#[tokio::test]
+async fn bad_catalog_requests_name_the_field() {
+    let server = ServerProcess::start("all", &[]);
+    let mandi = client(&server);
+    let err = mandi
+        .catalog()
+        .list_products(ListProductsRequest {
+            page_size: -1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["page_size".into()])
+    );
+    let err = mandi
+        .catalog()
+        .search_products(SearchProductsRequest {
+            page_token: "not-a-token".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), fields(&err)),
+        (Code::InvalidArgument, vec!["page_token".into()])
+    );
+    let err = mandi
+        .catalog()
+        .get_product(GetProductRequest {
+            product_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["product_id"]);
+    let other_query = mandi
+        .catalog()
+        .search_products(search("apple"))
+        .await
+        .unwrap()
+        .into_inner();
+    let err = mandi
+        .catalog()
+        .search_products(SearchProductsRequest {
+            page_token: other_query.next_page_token,
+            ..search("mango")
+        })
+        .await;
+    if let Err(err) = err {
+        assert_eq!(fields(&err), ["page_token"]);
+    }
+}
+
+fn money(amount: i64) -> Option<Money> {
+    Some(Money {
+        currency_code: "INR".into(),
+        amount_minor: amount,
+    })
+}
+
+async fn vendor(server: &ServerProcess, email: &str) -> Mandi {
+    let mandi = client(server);
+    mandi
+        .identity()
+        .register(RegisterRequest {
+            name: "Vendor".into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+            role: Role::Vendor as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    sign_in(&mandi, email).await;
+    mandi
+}
+
+async fn start_real() -> ServerProcess {
+    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
+    start_real_with_cache(&redis, &prefix).await
+}
+
+/// identity and catalog on real backends; the catalog's cache at `cache_url`.
+async fn start_real_with_cache(cache_url: &str, prefix: &str) -> ServerProcess {
+    let database = mandi_testkit::fresh_database().await;
+    let (redis, _) = mandi_testkit::redis_with_prefix().await;
+    let mongo = mandi_testkit::mongo_url();
+    let mongo_database = format!("mandi_test_{}", uuid::Uuid::now_v7().simple());
+    let catalog_file = repo_file("services/catalog/data/demo-catalog.json");
+    let env = [
+        ("MANDI_IDENTITY__DATABASE_URL", database.as_str()),
+        ("MANDI_IDENTITY__REDIS_URL", redis.as_str()),
+        ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
+        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024"),
+        ("MANDI_IDENTITY__ADMIN_EMAILS", "root@mandi.example"),
+        ("MANDI_CATALOG__MONGO_URL", mongo.as_str()),
+        ("MANDI_CATALOG__MONGO_DATABASE", mongo_database.as_str()),
+        ("MANDI_CATALOG__REDIS_URL", cache_url),
+        ("MANDI_CATALOG__REDIS_PREFIX", prefix),
+        ("MANDI_CATALOG__SEED_FILE", catalog_file.as_str()),
+    ];
+    ServerProcess::start("identity,catalog", &env)
+}
+
+fn repo_file(path: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn new_product(category_id: &str) -> Product {
+    Product {
+        display_name: "Test Sapota".into(),
+        description: "Sweet chikoo from the test farm".into(),
+        category_id: category_id.into(),
+        unit_of_sale: UnitOfSale::Kilogram as i32,
+        price: money(9_000),
+        status: ProductStatus::Active as i32,
+        tags: vec!["seasonal".into()],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn vendors_own_their_products_on_mongodb_with_a_fresh_cache() {
+    let server = start_real().await;
+    let shopper = client(&server);
+    let category = shopper
+        .catalog()
+        .list_categories(ListCategoriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .categories
+        .into_iter()
+        .find(|c| c.slug == "tropical")
+        .unwrap();
+    let seller = vendor(&server, "seller@example.com").await;
+    let created = seller
+        .catalog()
+        .create_product(CreateProductRequest {
+            product: Some(new_product(&category.id)),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert_eq!((created.version, created.slug.as_str()), (1, "test-sapota"));
+
+    // Read it once so the cache holds version 1, then change the price.
+    let id = created.id.clone();
+    let get = || GetProductRequest {
+        product_id: id.clone(),
+    };
+    assert_eq!(
+        shopper
+            .catalog()
+            .get_product(get())
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap()
+            .version,
+        1
+    );
+    let mask = |paths: &[&str]| {
+        Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        })
+    };
+    let updated = seller
+        .catalog()
+        .update_product(UpdateProductRequest {
+            product: Some(Product {
+                id: id.clone(),
+                price: money(8_500),
+                ..Default::default()
+            }),
+            update_mask: mask(&["price"]),
+            expected_version: 1,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert_eq!(
+        (updated.version, updated.price.clone().unwrap().amount_minor),
+        (2, 8_500)
+    );
+    let read = shopper
+        .catalog()
+        .get_product(get())
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert_eq!(
+        read.price.unwrap().amount_minor,
+        8_500,
+        "no stale read after the update"
+    );
+
+    let stale = seller
+        .catalog()
+        .update_product(UpdateProductRequest {
+            product: Some(Product {
+                id: id.clone(),
+                price: money(1),
+                ..Default::default()
+            }),
+            update_mask: mask(&["price"]),
+            expected_version: 1,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+
+    let rival = vendor(&server, "rival@example.com").await;
+    let denied = rival
+        .catalog()
+        .update_product(UpdateProductRequest {
+            product: Some(Product {
+                id: id.clone(),
+                display_name: "Mine now".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["display_name"]),
+            expected_version: 2,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let bad = seller
+        .catalog()
+        .create_product(CreateProductRequest {
+            product: Some(Product {
+                display_name: String::new(),
+                price: Some(Money {
+                    currency_code: "USD".into(),
+                    amount_minor: -1,
+                }),
+                category_id: uuid::Uuid::now_v7().to_string(),
+                ..new_product(&category.id)
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let named = fields(&bad);
+    assert!(
+        named.contains(&"product.price.currency_code".to_owned()),
+        "{named:?}"
+    );
+
+    let customer = client(&server);
+    sign_up(&customer, "eater@example.com").await;
+    let review = || CreateReviewRequest {
+        review: Some(Review {
+            product_id: id.clone(),
+            rating: 4,
+            title: "Sweet".into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    customer.catalog().create_review(review()).await.unwrap();
+    let again = customer
+        .catalog()
+        .create_review(review())
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists);
+    let rated = shopper
+        .catalog()
+        .get_product(get())
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    let rating = rated.rating.unwrap();
+    assert_eq!((rating.count, rating.average_x100), (1, 400));
+
+    let found = shopper
+        .catalog()
+        .search_products(SearchProductsRequest {
+            query: "sapota".into(),
+            filter: Some(ProductFilter {
+                category_id: category.parent_id.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        found.products.first().map(|p| p.id.as_str()),
+        Some(id.as_str())
+    );
+}
+
+// Multi-threaded: the proxy's tasks must run while the test thread waits for the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_cached_in_redis_and_survive_a_cache_outage() {
+    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
+    let upstream: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
+    let proxy = mandi_testkit::TcpProxy::start(upstream).await;
+    let server = start_real_with_cache(&format!("redis://{}", proxy.addr), &prefix).await;
+    let shopper = client(&server);
+    let product = shopper
+        .catalog()
+        .search_products(search("alphonso mango"))
+        .await
+        .unwrap()
+        .into_inner()
+        .products
+        .remove(0);
+    let get = || GetProductRequest {
+        product_id: product.id.clone(),
+    };
+    shopper.catalog().get_product(get()).await.unwrap();
+
+    let key = format!("{prefix}product:{}", product.id);
+    let mut redis = redis::Client::open(redis.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let cached: bool = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(cached, "GetProduct filled the cache at {key}");
+
+    proxy.cut();
+    for _ in 0..3 {
+        let read = shopper
+            .catalog()
+            .get_product(get())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            read.product.unwrap().id,
+            product.id,
+            "reads fall back to MongoDB"
+        );
+    }
+}
