@@ -340,6 +340,35 @@ async fn vendors_own_their_products_on_mongodb_with_a_fresh_cache() {
         "no stale read after the update"
     );
 
+    // A retry of the same update (same request_id) answers with the product, not ABORTED.
+    let retried_update = || UpdateProductRequest {
+        product: Some(Product {
+            id: id.clone(),
+            display_name: "Test Sapota Premium".into(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["display_name"]),
+        expected_version: 2,
+        request_id: "update-once".into(),
+    };
+    let first = seller
+        .catalog()
+        .update_product(retried_update())
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    let again = seller
+        .catalog()
+        .update_product(retried_update())
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert_eq!((first.version, again.version), (3, 3));
+
     let stale = seller
         .catalog()
         .update_product(UpdateProductRequest {
@@ -366,7 +395,7 @@ async fn vendors_own_their_products_on_mongodb_with_a_fresh_cache() {
                 ..Default::default()
             }),
             update_mask: mask(&["display_name"]),
-            expected_version: 2,
+            expected_version: 3,
             request_id: String::new(),
         })
         .await

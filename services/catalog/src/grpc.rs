@@ -219,8 +219,8 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
     ) -> Result<Response<pb::UpdateProductResponse>, Status> {
         let viewer = viewer(&request);
         let req = request.into_inner();
-        request_id(&req.request_id)?;
-        let product = req.product.unwrap_or_default();
+        let request_id = request_id(&req.request_id)?;
+        let product = req.product.clone().unwrap_or_default();
         let id = parse_id("product.id", &product.id).map_err(to_status)?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         let changes = ProductChanges::parse(&paths).map_err(to_status)?;
@@ -228,7 +228,14 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
             .map_err(to_status)?;
         let updated = self
             .catalog
-            .update_product(&viewer, id, input, &changes, req.expected_version)
+            .update_product(
+                &viewer,
+                id,
+                input,
+                &changes,
+                req.expected_version,
+                request_id,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::UpdateProductResponse {
@@ -242,11 +249,11 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
     ) -> Result<Response<pb::DeleteProductResponse>, Status> {
         let viewer = viewer(&request);
         let req = request.into_inner();
-        request_id(&req.request_id)?;
+        let request_id = request_id(&req.request_id)?;
         let id = parse_id("product_id", &req.product_id).map_err(to_status)?;
         let expected = (req.expected_version > 0).then_some(req.expected_version);
         self.catalog
-            .delete_product(&viewer, id, expected)
+            .delete_product(&viewer, id, expected, request_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::DeleteProductResponse {}))

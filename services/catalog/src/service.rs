@@ -13,7 +13,7 @@ use crate::domain::{
     ProductInput, ProductStatus, RatingSummary, Review, slugify,
 };
 use crate::search::{SearchIndex, SearchRequest, SearchResults, Suggestion};
-use crate::store::{CatalogStore, Cursor, ProductQuery, StoreError, Written};
+use crate::store::{CatalogStore, Cursor, ProductQuery, RequestRecord, StoreError, Written};
 
 /// One page of search results with its products, in result order.
 pub struct SearchPage {
@@ -212,7 +212,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         Ok(product)
     }
 
-    /// Applies the masked fields of `new` if the product is at `expected_version`.
+    /// Applies the masked fields of `new` if the product is at `expected_version`. A retry
+    /// with the same `request_id` answers with the product instead of failing ABORTED.
     pub async fn update_product(
         &self,
         viewer: &Viewer,
@@ -220,12 +221,20 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         new: ProductInput,
         changes: &ProductChanges,
         expected_version: i64,
+        request_id: Option<&str>,
     ) -> Result<Product, CatalogError> {
         if expected_version <= 0 {
             return Err(CatalogError::invalid(
                 "expected_version",
                 "must be the version last read (> 0)",
             ));
+        }
+        let fingerprint = request_fingerprint(
+            "UpdateProduct",
+            &(id, changes.paths(), expected_version, &new),
+        );
+        if self.already_done(request_id, &fingerprint).await? {
+            return self.product(viewer, id).await;
         }
         let current = self
             .store
@@ -275,16 +284,22 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         self.check_written(written, id, expected_version)?;
         self.cache.forget_product(id).await;
         self.index.upsert(&updated, &tree)?;
+        self.remember(request_id, fingerprint, id).await?;
         Ok(updated)
     }
 
-    /// Deletes a draft product.
+    /// Deletes a draft product; a retry with the same `request_id` succeeds again.
     pub async fn delete_product(
         &self,
         viewer: &Viewer,
         id: Uuid,
         expected_version: Option<i64>,
+        request_id: Option<&str>,
     ) -> Result<(), CatalogError> {
+        let fingerprint = request_fingerprint("DeleteProduct", &(id, expected_version));
+        if self.already_done(request_id, &fingerprint).await? {
+            return Ok(());
+        }
         let Some(current) = self.store.product(id).await?.filter(|p| viewer.may_see(p)) else {
             // Deleting what is gone is done: a retried delete succeeds.
             return Ok(());
@@ -305,6 +320,44 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         }
         self.cache.forget_product(id).await;
         self.index.remove(id)?;
+        self.remember(request_id, fingerprint, id).await
+    }
+
+    /// Whether a mutation with this idempotency key already ran; the same key with a
+    /// different request is refused.
+    async fn already_done(
+        &self,
+        key: Option<&str>,
+        fingerprint: &str,
+    ) -> Result<bool, CatalogError> {
+        let Some(key) = key else {
+            return Ok(false);
+        };
+        match self.store.recall_request(key).await? {
+            None => Ok(false),
+            Some(record) if record.fingerprint == fingerprint => Ok(true),
+            Some(_) => Err(CatalogError::invalid(
+                "request_id",
+                "was already used for a different request",
+            )),
+        }
+    }
+
+    async fn remember(
+        &self,
+        key: Option<&str>,
+        fingerprint: String,
+        target: Uuid,
+    ) -> Result<(), CatalogError> {
+        if let Some(key) = key {
+            self.store
+                .remember_request(&RequestRecord {
+                    key: key.to_owned(),
+                    fingerprint,
+                    target,
+                })
+                .await?;
+        }
         Ok(())
     }
 
@@ -515,6 +568,11 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
     ) -> Result<Vec<Review>, CatalogError> {
         Ok(self.store.list_reviews(product, after, limit).await?)
     }
+}
+
+/// The method and a hash of its arguments, so a reused idempotency key is recognised.
+fn request_fingerprint(method: &str, arguments: &impl serde::Serialize) -> String {
+    format!("{method}:{}", mandi_runtime::paging::fingerprint(arguments))
 }
 
 fn require_admin(viewer: &Viewer) -> Result<(), CatalogError> {

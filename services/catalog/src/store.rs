@@ -56,6 +56,19 @@ pub enum Written {
     },
 }
 
+/// What a mutation made with an idempotency key did, so a retry can be answered without
+/// doing it again (AIP-155).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RequestRecord {
+    /// The client's request id.
+    pub key: String,
+    /// The method and a hash of its arguments: the same key with another request is
+    /// refused.
+    pub fingerprint: String,
+    /// The resource the request changed.
+    pub target: Uuid,
+}
+
 /// Products, categories and reviews.
 pub trait CatalogStore: Send + Sync + 'static {
     /// Creates the indexes the queries need (idempotent); called at start.
@@ -154,6 +167,18 @@ pub trait CatalogStore: Send + Sync + 'static {
         &self,
         request_id: &str,
     ) -> impl Future<Output = Result<Option<Review>, StoreError>> + Send;
+
+    /// The record of the mutation made with idempotency key `key`.
+    fn recall_request(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<RequestRecord>, StoreError>> + Send;
+
+    /// Records a mutation made with an idempotency key; the first record of a key wins.
+    fn remember_request(
+        &self,
+        record: &RequestRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Up to `limit` reviews of `product`, newest first, after `cursor`.
     fn list_reviews(

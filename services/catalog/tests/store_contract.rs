@@ -20,7 +20,9 @@ use mandi_catalog::domain::{
 };
 use mandi_catalog::store::memory::MemoryStore;
 use mandi_catalog::store::mongo::MongoStore;
-use mandi_catalog::store::{CatalogStore, Cursor, ProductQuery, StoreError, Written};
+use mandi_catalog::store::{
+    CatalogStore, Cursor, ProductQuery, RequestRecord, StoreError, Written,
+};
 use mongodb::bson::{Document, doc};
 use uuid::Uuid;
 
@@ -591,6 +593,22 @@ async fn ratings_accumulate_with_every_review(store: impl CatalogStore) {
     );
 }
 
+async fn the_first_record_of_a_mutation_key_wins(store: impl CatalogStore) {
+    assert_eq!(store.recall_request("upd-1").await.unwrap(), None);
+    let first = RequestRecord {
+        key: "upd-1".into(),
+        fingerprint: "UpdateProduct:aaa".into(),
+        target: Uuid::now_v7(),
+    };
+    store.remember_request(&first).await.unwrap();
+    let second = RequestRecord {
+        fingerprint: "UpdateProduct:bbb".into(),
+        ..first.clone()
+    };
+    store.remember_request(&second).await.unwrap();
+    assert_eq!(store.recall_request("upd-1").await.unwrap(), Some(first));
+}
+
 async fn a_request_id_finds_the_review_it_created(store: impl CatalogStore) {
     let mango = product("alphonso-mango");
     store.insert_product(&mango, None).await.unwrap();
@@ -727,6 +745,7 @@ store_contract!(
     ratings_accumulate_with_every_review,
     a_request_id_finds_the_review_it_created,
     reviews_list_newest_first_in_pages,
+    the_first_record_of_a_mutation_key_wins,
 );
 
 // === MongoDB only ===

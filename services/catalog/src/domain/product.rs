@@ -361,6 +361,11 @@ impl ProductChanges {
         })
     }
 
+    /// The named paths, in request order.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
     /// Whether the update names `path`.
     pub fn names(&self, path: &str) -> bool {
         self.paths.iter().any(|p| p == path)

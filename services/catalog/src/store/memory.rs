@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use uuid::Uuid;
 
-use super::{CatalogStore, Cursor, ProductQuery, StoreError, Written};
+use super::{CatalogStore, Cursor, ProductQuery, RequestRecord, StoreError, Written};
 use crate::domain::{Category, Product, RatingSummary, Review};
 
 #[derive(Default)]
@@ -16,6 +16,7 @@ struct State {
     category_requests: HashMap<String, Uuid>,
     reviews: HashMap<Uuid, Review>,
     review_requests: HashMap<String, Uuid>,
+    mutations: HashMap<String, RequestRecord>,
 }
 
 /// Keeps the catalog in process memory; lost on exit.
@@ -278,6 +279,18 @@ impl CatalogStore for MemoryStore {
             .get(request_id)
             .and_then(|id| state.reviews.get(id))
             .cloned())
+    }
+
+    async fn recall_request(&self, key: &str) -> Result<Option<RequestRecord>, StoreError> {
+        Ok(self.state().mutations.get(key).cloned())
+    }
+
+    async fn remember_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
+        self.state()
+            .mutations
+            .entry(record.key.clone())
+            .or_insert_with(|| record.clone());
+        Ok(())
     }
 
     async fn list_reviews(

@@ -29,8 +29,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use self::documents::{CategoryDoc, Int64, ProductDoc, ReviewDoc, Word, to_bson_time, to_document};
-use self::errors::{SLUG_AND_REQUEST_ID, backend, write_error};
-use super::{CatalogStore, Cursor, ProductQuery, StoreError, Written};
+use self::errors::{REQUEST_KEY_INDEX, SLUG_AND_REQUEST_ID, backend, write_error};
+use super::{CatalogStore, Cursor, ProductQuery, RequestRecord, StoreError, Written};
 use crate::domain::{Category, Product, RatingSummary, Review};
 
 /// How long an operation waits for a server to answer before reporting it unavailable.
@@ -42,6 +42,15 @@ pub struct MongoStore {
     products: Collection<ProductDoc>,
     categories: Collection<CategoryDoc>,
     reviews: Collection<ReviewDoc>,
+    requests: Collection<RequestDoc>,
+}
+
+/// A [`RequestRecord`] as stored: ids as strings like every other collection here.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+struct RequestDoc {
+    key: String,
+    fingerprint: String,
+    target: String,
 }
 
 impl MongoStore {
@@ -73,6 +82,7 @@ impl MongoStore {
             products: database.collection("products"),
             categories: database.collection("categories"),
             reviews: database.collection("reviews"),
+            requests: database.collection("requests"),
         }
     }
 
@@ -391,6 +401,44 @@ impl CatalogStore for MongoStore {
             .await
             .map_err(backend)?;
         found.map(ReviewDoc::into_review).transpose()
+    }
+
+    async fn recall_request(&self, key: &str) -> Result<Option<RequestRecord>, StoreError> {
+        let found = self
+            .requests
+            .find_one(doc! { "key": key })
+            .await
+            .map_err(backend)?;
+        found
+            .map(|doc| {
+                Ok(RequestRecord {
+                    target: Uuid::parse_str(&doc.target)
+                        .map_err(|e| StoreError::Corrupt(format!("request {key}: {e}")))?,
+                    key: doc.key,
+                    fingerprint: doc.fingerprint,
+                })
+            })
+            .transpose()
+    }
+
+    async fn remember_request(&self, record: &RequestRecord) -> Result<(), StoreError> {
+        // First record wins: checked here for servers without unique indexes, and by the
+        // unique index on a real MongoDB (a duplicate-key error means someone was first).
+        if self.recall_request(&record.key).await?.is_some() {
+            return Ok(());
+        }
+        let doc = RequestDoc {
+            key: record.key.clone(),
+            fingerprint: record.fingerprint.clone(),
+            target: record.target.to_string(),
+        };
+        match self.requests.insert_one(doc).await {
+            Ok(_) => Ok(()),
+            Err(error) => match write_error(error, &[(REQUEST_KEY_INDEX, "request_id")]) {
+                StoreError::Conflict(_) => Ok(()),
+                other => Err(other),
+            },
+        }
     }
 
     async fn list_reviews(

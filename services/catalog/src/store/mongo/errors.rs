@@ -10,6 +10,7 @@ pub(super) const SLUG_INDEX: &str = "slug_unique";
 pub(super) const REQUEST_ID_INDEX: &str = "request_id_unique";
 pub(super) const AUTHOR_INDEX: &str = "product_author_unique";
 pub(super) const ID_INDEX: &str = "id_unique";
+pub(super) const REQUEST_KEY_INDEX: &str = "key_unique";
 
 /// Server error codes that mean the server is failing over, starting or stopping (the
 /// driver's "not writable primary", "node is recovering" and "shutting down" sets, plus

@@ -9,7 +9,9 @@ use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
 
 use super::MongoStore;
-use super::errors::{AUTHOR_INDEX, ID_INDEX, REQUEST_ID_INDEX, SLUG_INDEX, backend};
+use super::errors::{
+    AUTHOR_INDEX, ID_INDEX, REQUEST_ID_INDEX, REQUEST_KEY_INDEX, SLUG_INDEX, backend,
+};
 use crate::store::StoreError;
 
 /// Creates the indexes; creating an existing index with the same options is a no-op.
@@ -45,6 +47,11 @@ pub(super) async fn create(store: &MongoStore) -> Result<(), StoreError> {
             unique_index(SLUG_INDEX, doc! { "slug": 1 }),
             sparse_unique_index(REQUEST_ID_INDEX, doc! { "request_id": 1 }),
         ])
+        .await
+        .map_err(backend)?;
+    store
+        .requests
+        .create_indexes([unique_index(REQUEST_KEY_INDEX, doc! { "key": 1 })])
         .await
         .map_err(backend)?;
     store
