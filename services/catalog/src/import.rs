@@ -151,6 +151,8 @@ pub async fn import_if_empty<S: CatalogStore, C: CatalogCache>(
             (v.key.as_str(), vendor_id(&v.key))
         })
         .collect();
+    // One index commit for the whole file instead of one per product.
+    let _batch = catalog.index_batch();
     for row in &file.products {
         let product = product_row(row, &categories, &vendors, currency)?;
         let input = product_input_for_import(&product, currency).map_err(rule(&row.slug))?;

@@ -11,6 +11,7 @@ mod query;
 mod schema;
 mod suggest;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -154,8 +155,31 @@ pub struct SearchIndex {
     reader: IndexReader,
     /// Category names for suggestions, from the tree of the latest write.
     categories: RwLock<Vec<CategoryName>>,
+    /// Open [`IndexBatch`]es: while any is open, writes are not committed one by one.
+    batches: AtomicUsize,
     /// Kept for the lifetime of the reader and writer it created.
     _index: Index,
+}
+
+/// Defers commits while it lives, so a bulk load pays for one commit instead of one per
+/// product; dropping it commits everything written meanwhile.
+pub struct IndexBatch<'a> {
+    index: &'a SearchIndex,
+}
+
+impl Drop for IndexBatch<'_> {
+    fn drop(&mut self) {
+        if self.index.batches.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let mut writer = self
+                .index
+                .writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Err(error) = self.index.commit(&mut writer) {
+                tracing::error!(%error, "cannot commit a batch of index writes");
+            }
+        }
+    }
 }
 
 fn failed(context: &'static str) -> impl FnOnce(TantivyError) -> CatalogError {
@@ -181,8 +205,15 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             reader,
             categories: RwLock::new(Vec::new()),
+            batches: AtomicUsize::new(0),
             _index: index,
         })
+    }
+
+    /// Defers commits until the returned batch is dropped (bulk loads).
+    pub fn batch(&self) -> IndexBatch<'_> {
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        IndexBatch { index: self }
     }
 
     /// Replaces every document with the active ones of `products`. Searches see the old
@@ -303,6 +334,9 @@ impl SearchIndex {
             .into_iter()
             .map(|c| CategoryName::new(c.id, &c.fields.display_name))
             .collect();
+        if self.batches.load(Ordering::SeqCst) > 0 {
+            return Ok(());
+        }
         self.commit(&mut writer)
     }
 

@@ -79,6 +79,11 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         Ok(products.len())
     }
 
+    /// Defers search-index commits while the batch lives (bulk imports).
+    pub fn index_batch(&self) -> crate::search::IndexBatch<'_> {
+        self.index.batch()
+    }
+
     /// The category tree, from the cache when it holds it.
     pub async fn tree(&self) -> Result<CategoryTree, CatalogError> {
         if let Some(categories) = self.cache.categories().await {

@@ -955,3 +955,42 @@ fn suggestions_include_categories_with_products() {
 }
 
 // === speed ===
+
+#[test]
+fn writes_in_a_batch_become_visible_when_the_batch_ends() {
+    let catalog = Catalog::new(40);
+    let index = SearchIndex::new().unwrap();
+    let batch = index.batch();
+    for product in &catalog.products {
+        index.upsert(product, &catalog.tree).unwrap();
+    }
+    let everything = |index: &SearchIndex| {
+        index
+            .search(
+                &SearchRequest {
+                    query: String::new(),
+                    filter: SearchFilter::default(),
+                    sort: SortOrder::Newest,
+                    facets: vec![],
+                    limit: 1,
+                    after: None,
+                },
+                chrono::Utc::now(),
+            )
+            .unwrap()
+            .total
+    };
+    assert_eq!(
+        everything(&index),
+        0,
+        "nothing is committed while the batch is open"
+    );
+    drop(batch);
+    let active = catalog
+        .products
+        .iter()
+        .filter(|p| p.input.status == ProductStatus::Active)
+        .count() as u64;
+    assert!(active > 0);
+    assert_eq!(everything(&index), active);
+}
