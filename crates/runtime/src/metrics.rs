@@ -1,7 +1,7 @@
 //! Prometheus metrics: rate, errors and duration (RED) per gRPC method.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -28,6 +28,9 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
+/// Metric handles by path, then by status code.
+type Resolved = HashMap<String, Vec<(&'static str, Counter, Histogram)>>;
+
 /// The gRPC metrics of one server, and the registry that exposes them.
 pub struct GrpcMetrics {
     /// Services this server answers; other paths are counted as "unknown", so callers
@@ -36,6 +39,9 @@ pub struct GrpcMetrics {
     registry: Registry,
     calls: Family<CallLabels, Counter>,
     latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    /// Handles already resolved per (path, code): the hot path then does one map lookup
+    /// under a read lock instead of building label sets (three allocations) per call.
+    resolved: RwLock<Resolved>,
 }
 
 impl GrpcMetrics {
@@ -60,29 +66,65 @@ impl GrpcMetrics {
             registry,
             calls,
             latency,
+            resolved: RwLock::new(HashMap::new()),
         })
     }
 
     /// Records one finished call. `path` is `/package.Service/Method`.
-    pub fn record(&self, path: &str, code: &str, elapsed: Duration) {
+    pub fn record(&self, path: &str, code: &'static str, elapsed: Duration) {
+        let cached = self
+            .resolved
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .and_then(|codes| codes.iter().find(|(c, _, _)| *c == code))
+            .map(|(_, calls, latency)| (calls.clone(), latency.clone()));
+        let (calls, latency) = match cached {
+            Some(handles) => handles,
+            None => {
+                let (calls, latency) = self.resolve(path, code);
+                // Unknown paths all share one label set; don't remember each of them.
+                if self.is_known(path) {
+                    let mut resolved = self.resolved.write().unwrap_or_else(|p| p.into_inner());
+                    let codes = resolved.entry(path.to_owned()).or_default();
+                    if !codes.iter().any(|(c, _, _)| *c == code) {
+                        codes.push((code, calls.clone(), latency.clone()));
+                    }
+                }
+                (calls, latency)
+            }
+        };
+        calls.inc();
+        latency.observe(elapsed.as_secs_f64());
+    }
+
+    fn is_known(&self, path: &str) -> bool {
+        self.known_services.contains(split_path(path).0)
+    }
+
+    /// The counter and histogram of a call's label sets.
+    fn resolve(&self, path: &str, code: &str) -> (Counter, Histogram) {
         let (service, method) = match split_path(path) {
             (service, _) if !self.known_services.contains(service) => ("unknown", "unknown"),
             (service, _) if code == "UNIMPLEMENTED" => (service, "unknown"),
             known => known,
         };
-        self.calls
+        let calls = self
+            .calls
             .get_or_create(&CallLabels {
                 service: service.to_owned(),
                 method: method.to_owned(),
                 code: code.to_owned(),
             })
-            .inc();
-        self.latency
+            .clone();
+        let latency = self
+            .latency
             .get_or_create(&MethodLabels {
                 service: service.to_owned(),
                 method: method.to_owned(),
             })
-            .observe(elapsed.as_secs_f64());
+            .clone();
+        (calls, latency)
     }
 
     /// The metrics in Prometheus' text exposition format.

@@ -65,24 +65,27 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let metrics = self.metrics.clone();
 
-        let request_id = request
+        // A caller's id is kept as sent; otherwise a UUIDv7 is made. Either way the header
+        // value is built once and shared by the request and the response.
+        let header = request
             .headers()
             .get(REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 128)
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let header = HeaderValue::from_str(&request_id).ok();
-        if let Some(value) = &header {
-            request
-                .headers_mut()
-                .insert(REQUEST_ID_HEADER, value.clone());
-        }
-        let path = request.uri().path().to_owned();
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.to_str().is_ok())
+            .cloned()
+            .unwrap_or_else(|| {
+                let mut buffer = uuid::Uuid::encode_buffer();
+                let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buffer);
+                HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+            });
+        request
+            .headers_mut()
+            .insert(REQUEST_ID_HEADER, header.clone());
+        // The URI is shared, not copied: its path outlives the request moved below.
+        let uri = request.uri().clone();
         let span = tracing::info_span!(
             "grpc",
-            rpc.method = %path,
-            request_id = %request_id,
+            rpc.method = %uri.path(),
+            request_id = header.to_str().unwrap_or_default(),
             rpc.grpc.status_code = tracing::field::Empty,
         );
         crate::telemetry::link_remote_parent(&span, request.headers());
@@ -96,7 +99,7 @@ where
                     Err(_) => "INTERNAL",
                 };
                 let elapsed = started.elapsed();
-                metrics.record(&path, code, elapsed);
+                metrics.record(uri.path(), code, elapsed);
                 tracing::Span::current().record("rpc.grpc.status_code", code);
                 match &result {
                     Err(error) => tracing::error!(%error, "call failed in transport"),
@@ -107,9 +110,7 @@ where
                     ),
                 }
                 result.map(|mut response| {
-                    if let Some(value) = header {
-                        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-                    }
+                    response.headers_mut().insert(REQUEST_ID_HEADER, header);
                     response
                 })
             }

@@ -207,7 +207,11 @@ pub async fn serve(
             .await
     });
     let result = grpc
-        .serve_with_incoming_shutdown(TcpIncoming::from(grpc_listener), grpc_shutdown)
+        .serve_with_incoming_shutdown(
+            // Small gRPC messages must not wait for Nagle's algorithm.
+            TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+            grpc_shutdown,
+        )
         .await;
     let _ = stopped_tx.send(true);
     admin.await.context("admin server panicked")??;

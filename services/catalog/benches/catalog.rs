@@ -38,6 +38,7 @@ use uuid::Uuid;
 
 const CONCURRENCY: usize = 32;
 const ROUND: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 5;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -109,40 +110,91 @@ async fn get_product_vs_bare_tonic() -> Result<(), BoxError> {
     // The baseline: bare tonic answering with the same bytes.
     let bare_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let bare_addr = bare_listener.local_addr()?;
-    let bare = tokio::spawn(
+    let bare_server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(CannedGetProduct(Arc::new(response)))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(bare_listener)),
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(bare_listener).with_nodelay(Some(true)),
+            ),
     );
 
     // Warm both, then alternate rounds so drift on the shared machine hits both alike.
     load(bare_addr, &request, Duration::from_millis(500)).await?;
     load(mandi_addr, &request, Duration::from_millis(500)).await?;
-    let mut bare_rps = Vec::new();
-    let mut mandi_rps = Vec::new();
-    for _ in 0..3 {
-        bare_rps.push(load(bare_addr, &request, ROUND).await?);
-        mandi_rps.push(load(mandi_addr, &request, ROUND).await?);
+    let mut bare = Vec::new();
+    let mut mandi = Vec::new();
+    for _ in 0..ROUNDS {
+        bare.push(load(bare_addr, &request, ROUND).await?);
+        mandi.push(load(mandi_addr, &request, ROUND).await?);
     }
-    let (bare_best, mandi_best) = (max(&bare_rps), max(&mandi_rps));
+    let rps = |runs: &[Run]| {
+        median(
+            runs.iter()
+                .map(|r| r.requests as f64 / r.wall.as_secs_f64()),
+        )
+    };
+    let cpu = |runs: &[Run]| {
+        median(
+            runs.iter()
+                .map(|r| r.cpu.as_secs_f64() * 1e6 / r.requests.max(1) as f64),
+        )
+    };
     println!(
-        "GetProduct, cache hit, {CONCURRENCY} concurrent callers, payload {payload} bytes, best of 3 × {ROUND:?}"
+        "GetProduct, cache hit, {CONCURRENCY} concurrent callers, payload {payload} bytes, median of {ROUNDS} × {ROUND:?}"
     );
-    println!("  bare tonic (canned reply)   {bare_best:>9.0} req/s   rounds {bare_rps:.0?}");
-    println!("  mandi catalog, full stack   {mandi_best:>9.0} req/s   rounds {mandi_rps:.0?}");
     println!(
-        "  ratio mandi / bare          {:>9.2}   (goal >= 0.80)",
-        mandi_best / bare_best
+        "  bare tonic (canned reply)   {:>9.0} req/s   {:>6.1} µs CPU per request (client + server)",
+        rps(&bare),
+        cpu(&bare)
+    );
+    println!(
+        "  mandi catalog, full stack   {:>9.0} req/s   {:>6.1} µs CPU per request (client + server)",
+        rps(&mandi),
+        cpu(&mandi)
+    );
+    println!(
+        "  ratio mandi / bare          {:>9.2} by req/s   {:.2} by CPU per request   (goal >= 0.80)",
+        rps(&mandi) / rps(&bare),
+        cpu(&bare) / cpu(&mandi)
     );
 
     let _ = stop_tx.send(());
     server.await??;
-    bare.abort();
+    bare_server.abort();
     Ok(())
 }
 
-fn max(values: &[f64]) -> f64 {
-    values.iter().copied().fold(0.0, f64::max)
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// One load round: requests answered, wall time, and CPU time this process used.
+struct Run {
+    requests: u64,
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// CPU time (user + system) this process has used, from /proc/self/stat; immune to other
+/// processes on the shared machine, unlike wall-clock throughput.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the file, 12 and 13 after the name; the
+    // kernel counts them in USER_HZ ticks, 100 per second on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 async fn client(
@@ -154,14 +206,15 @@ async fn client(
     Ok(CatalogServiceClient::new(channel))
 }
 
-/// Requests per second with `CONCURRENCY` callers sharing one HTTP/2 connection.
+/// A round of `CONCURRENCY` callers sharing one HTTP/2 connection for `run`.
 async fn load(
     addr: std::net::SocketAddr,
     request: &GetProductRequest,
     run: Duration,
-) -> Result<f64, BoxError> {
+) -> Result<Run, BoxError> {
     let client = client(addr).await?;
     let done = Arc::new(AtomicU64::new(0));
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let deadline = started + run;
     let callers: Vec<_> = (0..CONCURRENCY)
@@ -181,7 +234,11 @@ async fn load(
     for caller in callers {
         caller.await?;
     }
-    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+    Ok(Run {
+        requests: done.load(Ordering::Relaxed),
+        wall: started.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu_before),
+    })
 }
 
 /// A tonic service that answers GetProduct with a fixed response and nothing else.

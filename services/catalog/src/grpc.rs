@@ -107,7 +107,7 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
         let id = parse_id("product_id", &request.get_ref().product_id).map_err(to_status)?;
         let product = self.catalog.product(&viewer, id).await.map_err(to_status)?;
         Ok(Response::new(pb::GetProductResponse {
-            product: Some(product_to_proto(&product, &self.currency, Utc::now())),
+            product: Some(product_to_proto(product, &self.currency, Utc::now())),
         }))
     }
 
@@ -139,7 +139,7 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
         let now = Utc::now();
         Ok(Response::new(pb::BatchGetProductsResponse {
             products: products
-                .iter()
+                .into_iter()
                 .map(|p| product_to_proto(p, &self.currency, now))
                 .collect(),
             missing_ids: missing
@@ -187,7 +187,7 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
         let now = Utc::now();
         Ok(Response::new(pb::ListProductsResponse {
             products: products
-                .iter()
+                .into_iter()
                 .map(|p| product_to_proto(p, &self.currency, now))
                 .collect(),
             next_page_token,
@@ -209,7 +209,7 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::CreateProductResponse {
-            product: Some(product_to_proto(&created, &self.currency, Utc::now())),
+            product: Some(product_to_proto(created, &self.currency, Utc::now())),
         }))
     }
 
@@ -239,7 +239,7 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::UpdateProductResponse {
-            product: Some(product_to_proto(&updated, &self.currency, Utc::now())),
+            product: Some(product_to_proto(updated, &self.currency, Utc::now())),
         }))
     }
 
@@ -294,7 +294,7 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
         Ok(Response::new(pb::SearchProductsResponse {
             products: results
                 .products
-                .iter()
+                .into_iter()
                 .map(|p| product_to_proto(p, &self.currency, now))
                 .collect(),
             facets,

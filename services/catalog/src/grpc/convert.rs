@@ -204,21 +204,23 @@ pub(crate) fn product_input(
     v.into_result(input)
 }
 
-/// The contract form of a product, as seen at `now`.
+/// The contract form of a product, as seen at `now`; takes the product so its strings
+/// move instead of being copied (this runs on every read).
 pub(crate) fn product_to_proto(
-    product: &Product,
+    product: Product,
     currency: &Currency,
     now: DateTime<Utc>,
 ) -> pb::Product {
-    let input = &product.input;
+    let in_season = product.in_season(now);
+    let input = product.input;
     pb::Product {
         name: format!("products/{}", product.id),
         id: product.id.to_string(),
-        display_name: input.display_name.clone(),
-        slug: input.slug.clone(),
-        description: input.description.clone(),
+        display_name: input.display_name,
+        slug: input.slug,
+        description: input.description,
         category_id: input.category_id.to_string(),
-        vendor_id: input.vendor_id.clone(),
+        vendor_id: input.vendor_id,
         unit_of_sale: unit_to_proto(input.unit_of_sale) as i32,
         price: Some(currency.money(input.price)),
         compare_at_price: input.compare_at_price.map(|p| currency.money(p)),
@@ -226,15 +228,15 @@ pub(crate) fn product_to_proto(
         max_quantity: input.max_quantity,
         quantity_step: input.quantity_step,
         unit_weight_grams: input.unit_weight_grams,
-        image_urls: input.image_urls.clone(),
-        origin: Some(origin_to_proto(input.origin.clone())),
+        image_urls: input.image_urls,
+        origin: Some(origin_to_proto(input.origin)),
         organic: input.organic,
         season_months: input.season_months.iter().map(|m| i32::from(*m)).collect(),
-        in_season: product.in_season(now),
+        in_season,
         shelf_life_days: input.shelf_life_days,
         storage_condition: storage_to_proto(input.storage_condition) as i32,
         nutrition_per_100g: input.nutrition.map(nutrition_to_proto),
-        tags: input.tags.clone(),
+        tags: input.tags,
         status: status_to_proto(input.status) as i32,
         rating: Some(pb::RatingSummary {
             count: product.rating.count,
