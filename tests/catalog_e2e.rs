@@ -165,22 +165,127 @@ async fn bad_catalog_requests_name_the_field() {
         .await
         .unwrap_err();
     assert_eq!(fields(&err), ["product_id"]);
-    let other_query = mandi
+    let apples = mandi
         .catalog()
-        .search_products(search("apple"))
+        .search_products(SearchProductsRequest {
+            page_size: 1,
+            ..search("apple")
+        })
         .await
         .unwrap()
         .into_inner();
+    assert!(
+        !apples.next_page_token.is_empty(),
+        "more than one apple in the demo"
+    );
     let err = mandi
         .catalog()
         .search_products(SearchProductsRequest {
-            page_token: other_query.next_page_token,
+            page_size: 1,
+            page_token: apples.next_page_token,
             ..search("mango")
         })
-        .await;
-    if let Err(err) = err {
-        assert_eq!(fields(&err), ["page_token"]);
-    }
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["page_token"]);
+    let err = mandi
+        .catalog()
+        .batch_get_products(
+            mandi_sdk::proto::mandi::catalog::v1::BatchGetProductsRequest {
+                product_ids: vec!["not-a-uuid".into()],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["product_ids"]);
+}
+
+#[tokio::test]
+async fn drafts_and_request_ids_stay_with_their_vendor() {
+    let server = ServerProcess::start("all", &[]);
+    let shopper = client(&server);
+    let category = shopper
+        .catalog()
+        .list_categories(ListCategoriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .categories
+        .remove(0);
+    let owner = vendor(&server, "owner@example.com").await;
+    let draft = owner
+        .catalog()
+        .create_product(CreateProductRequest {
+            product: Some(Product {
+                status: ProductStatus::Draft as i32,
+                ..new_product(&category.id)
+            }),
+            request_id: "same-key".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    let hidden = shopper
+        .catalog()
+        .get_product(GetProductRequest {
+            product_id: draft.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound);
+
+    // Another vendor's request with the same key creates their own product: keys are
+    // per caller, so it neither replays nor reveals the first vendor's draft.
+    let other = vendor(&server, "other@example.com").await;
+    let theirs = other
+        .catalog()
+        .create_product(CreateProductRequest {
+            product: Some(Product {
+                display_name: "Other Sapota".into(),
+                ..new_product(&category.id)
+            }),
+            request_id: "same-key".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert_ne!(theirs.id, draft.id);
+
+    // The owner's retry with a different body under the same key is refused.
+    let reused = owner
+        .catalog()
+        .create_product(CreateProductRequest {
+            product: Some(Product {
+                display_name: "Something else".into(),
+                ..new_product(&category.id)
+            }),
+            request_id: "same-key".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (reused.code(), fields(&reused)),
+        (Code::InvalidArgument, vec!["request_id".into()])
+    );
+
+    // Vendors cannot review their own products.
+    let self_review = other
+        .catalog()
+        .create_review(CreateReviewRequest {
+            review: Some(Review {
+                product_id: theirs.id.clone(),
+                rating: 5,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(self_review.code(), Code::PermissionDenied);
 }
 
 fn money(amount: i64) -> Option<Money> {

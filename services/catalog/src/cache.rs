@@ -18,7 +18,9 @@ pub trait CatalogCache: Send + Sync + 'static {
     /// The cached product, if any.
     fn product(&self, id: Uuid) -> impl Future<Output = Option<Product>> + Send;
 
-    /// Caches `product`.
+    /// Caches `product` unless the cache holds a newer state of it (a higher version, or
+    /// the same version with more reviews): a reader that loaded an old state before a
+    /// write must not put it back over the writer's.
     fn put_product(&self, product: &Product) -> impl Future<Output = ()> + Send;
 
     /// Drops the cached copy of product `id`.

@@ -123,14 +123,12 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
                 [("product_ids", "must hold 1 to 100 ids")],
             ));
         }
-        let mut ids = Vec::with_capacity(req.product_ids.len());
-        let mut unparsable = Vec::new();
-        for raw in &req.product_ids {
-            match Uuid::parse_str(raw) {
-                Ok(id) => ids.push(id),
-                Err(_) => unparsable.push(raw.clone()),
-            }
-        }
+        let ids = req
+            .product_ids
+            .iter()
+            .map(|raw| parse_id("product_ids", raw))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_status)?;
         let (products, missing) = self
             .catalog
             .products(&viewer, &ids)
@@ -142,11 +140,7 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
                 .into_iter()
                 .map(|p| product_to_proto(p, &self.currency, now))
                 .collect(),
-            missing_ids: missing
-                .iter()
-                .map(Uuid::to_string)
-                .chain(unparsable)
-                .collect(),
+            missing_ids: missing.iter().map(Uuid::to_string).collect(),
         }))
     }
 

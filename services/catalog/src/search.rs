@@ -11,6 +11,7 @@ mod query;
 mod schema;
 mod suggest;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
@@ -155,6 +156,10 @@ pub struct SearchIndex {
     reader: IndexReader,
     /// Category names for suggestions, from the tree of the latest write.
     categories: RwLock<Vec<CategoryName>>,
+    /// The (version, review count) each product was last indexed at; deleted products keep
+    /// a tombstone. Both numbers only grow, so a write that arrives late with an older
+    /// state is ignored instead of putting the old state back. Guarded by `writer`.
+    indexed: Mutex<HashMap<Uuid, (i64, i64)>>,
     /// Open [`IndexBatch`]es: while any is open, writes are not committed one by one.
     batches: AtomicUsize,
     /// Kept for the lifetime of the reader and writer it created.
@@ -205,6 +210,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             reader,
             categories: RwLock::new(Vec::new()),
+            indexed: Mutex::new(HashMap::new()),
             batches: AtomicUsize::new(0),
             _index: index,
         })
@@ -220,6 +226,8 @@ impl SearchIndex {
     /// set until the new one is complete.
     pub fn rebuild(&self, products: &[Product], tree: &CategoryTree) -> Result<(), CatalogError> {
         self.write(tree, |writer, fields| {
+            *self.indexed.lock().unwrap_or_else(PoisonError::into_inner) =
+                products.iter().map(|p| (p.id, freshness(p))).collect();
             writer
                 .delete_all_documents()
                 .map_err(failed("clearing the index"))?;
@@ -236,6 +244,14 @@ impl SearchIndex {
     /// not active is removed. Category names and ancestors come from `tree`.
     pub fn upsert(&self, product: &Product, tree: &CategoryTree) -> Result<(), CatalogError> {
         self.write(tree, |writer, fields| {
+            let mut indexed = self.indexed.lock().unwrap_or_else(PoisonError::into_inner);
+            if indexed
+                .get(&product.id)
+                .is_some_and(|seen| *seen >= freshness(product))
+            {
+                return Ok(());
+            }
+            indexed.insert(product.id, freshness(product));
             writer.delete_term(fields.id_term(product.id));
             if is_listed(product) {
                 writer
@@ -249,6 +265,10 @@ impl SearchIndex {
     /// Removes the product's document, if any.
     pub fn remove(&self, id: Uuid) -> Result<(), CatalogError> {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.indexed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, (i64::MAX, i64::MAX));
         writer.delete_term(self.fields.id_term(id));
         self.commit(&mut writer)
     }
@@ -352,6 +372,11 @@ impl std::fmt::Debug for SearchIndex {
             .field("documents", &self.reader.searcher().num_docs())
             .finish_non_exhaustive()
     }
+}
+
+/// How new a product's state is: both parts only ever grow.
+fn freshness(product: &Product) -> (i64, i64) {
+    (product.version, product.rating.count)
 }
 
 /// Whether shoppers can find the product by search.

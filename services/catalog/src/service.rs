@@ -3,6 +3,7 @@
 //! index in step with every write.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 use uuid::Uuid;
@@ -49,6 +50,10 @@ pub struct Catalog<S, C> {
     store: S,
     cache: C,
     index: SearchIndex,
+    /// Set when an index write failed after the store had the change: the next search
+    /// rebuilds the index from the store first. A committed write never fails because
+    /// the index (a read model) could not follow.
+    index_stale: AtomicBool,
 }
 
 fn not_found(kind: &'static str, id: impl ToString) -> CatalogError {
@@ -66,6 +71,7 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
             store,
             cache,
             index: SearchIndex::new()?,
+            index_stale: AtomicBool::new(false),
         };
         catalog.rebuild_index().await?;
         Ok(catalog)
@@ -77,6 +83,30 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         let tree = self.tree().await?;
         self.index.rebuild(&products, &tree)?;
         Ok(products.len())
+    }
+
+    /// Brings product `id` up to date in the index and the cache from the store, which has
+    /// the truth: re-reading makes concurrent writers converge on the newest state (the
+    /// index and the cache both refuse an older state than the one they hold).
+    async fn refresh_read_models(&self, id: Uuid) {
+        let outcome = async {
+            let tree = self.tree().await?;
+            match self.store.product(id).await? {
+                Some(product) => {
+                    self.cache.put_product(&product).await;
+                    self.index.upsert(&product, &tree)
+                }
+                None => {
+                    self.cache.forget_product(id).await;
+                    self.index.remove(id)
+                }
+            }
+        }
+        .await;
+        if let Err(error) = outcome {
+            tracing::error!(%error, product_id = %id, "search index fell behind; rebuilding on next search");
+            self.index_stale.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Defers search-index commits while the batch lives (bulk imports).
@@ -167,12 +197,20 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         mut input: ProductInput,
         request_id: Option<&str>,
     ) -> Result<Product, CatalogError> {
-        if let Some(key) = request_id
-            && let Some(existing) = self.store.product_by_request_id(key).await?
+        let request_id = scoped_key(viewer, request_id);
+        let request_id = request_id.as_deref();
+        let fingerprint = request_fingerprint("CreateProduct", &input);
+        if self.already_done(request_id, &fingerprint).await?
+            && let Some(existing) = self
+                .store
+                .product_by_request_id(request_id.unwrap_or_default())
+                .await?
         {
+            self.refresh_read_models(existing.id).await;
             return Ok(existing);
         }
         match (viewer.admin, viewer.vendor, &viewer.user_id) {
+            // Admins create for any vendor; without one named, the admin owns it.
             (true, _, _) if !input.vendor_id.is_empty() => {}
             (_, true, Some(user)) | (true, _, Some(user)) => input.vendor_id = user.clone(),
             _ => {
@@ -213,7 +251,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
             }
             Err(other) => return Err(other.into()),
         }
-        self.index.upsert(&product, &tree)?;
+        self.remember(request_id, fingerprint, product.id).await?;
+        self.refresh_read_models(product.id).await;
         Ok(product)
     }
 
@@ -234,6 +273,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
                 "must be the version last read (> 0)",
             ));
         }
+        let request_id = scoped_key(viewer, request_id);
+        let request_id = request_id.as_deref();
         let fingerprint = request_fingerprint(
             "UpdateProduct",
             &(id, changes.paths(), expected_version, &new),
@@ -287,9 +328,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
                 other => other.into(),
             })?;
         self.check_written(written, id, expected_version)?;
-        self.cache.forget_product(id).await;
-        self.index.upsert(&updated, &tree)?;
         self.remember(request_id, fingerprint, id).await?;
+        self.refresh_read_models(id).await;
         Ok(updated)
     }
 
@@ -301,6 +341,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         expected_version: Option<i64>,
         request_id: Option<&str>,
     ) -> Result<(), CatalogError> {
+        let request_id = scoped_key(viewer, request_id);
+        let request_id = request_id.as_deref();
         let fingerprint = request_fingerprint("DeleteProduct", &(id, expected_version));
         if self.already_done(request_id, &fingerprint).await? {
             return Ok(());
@@ -319,13 +361,16 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
                 "only DRAFT products can be deleted; archive it instead".into(),
             ));
         }
-        let written = self.store.delete_product(id, expected_version).await?;
+        // Delete exactly the draft just checked: if it was published (or changed) since,
+        // its version moved and the delete fails ABORTED instead of removing a live product.
+        let expected = expected_version.unwrap_or(current.version);
+        let written = self.store.delete_product(id, Some(expected)).await?;
         if written != Written::NotFound {
-            self.check_written(written, id, expected_version.unwrap_or_default())?;
+            self.check_written(written, id, expected)?;
         }
-        self.cache.forget_product(id).await;
-        self.index.remove(id)?;
-        self.remember(request_id, fingerprint, id).await
+        self.remember(request_id, fingerprint, id).await?;
+        self.refresh_read_models(id).await;
+        Ok(())
     }
 
     /// Whether a mutation with this idempotency key already ran; the same key with a
@@ -393,6 +438,12 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
 
     /// Full-text search over active products, with the products of the page.
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchPage, CatalogError> {
+        if self.index_stale.swap(false, Ordering::SeqCst)
+            && let Err(error) = self.rebuild_index().await
+        {
+            self.index_stale.store(true, Ordering::SeqCst);
+            return Err(error);
+        }
         let results = self.index.search(request, Utc::now())?;
         let (products, _) = self.products(&Viewer::default(), &results.ids).await?;
         Ok(SearchPage { products, results })
@@ -422,6 +473,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
         request_id: Option<&str>,
     ) -> Result<Category, CatalogError> {
         require_admin(viewer)?;
+        let request_id = scoped_key(viewer, request_id);
+        let request_id = request_id.as_deref();
         if let Some(key) = request_id
             && let Some(existing) = self.store.category_by_request_id(key).await?
         {
@@ -521,6 +574,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
             .user_id
             .clone()
             .ok_or_else(|| CatalogError::Forbidden("sign in to review".into()))?;
+        let request_id = scoped_key(viewer, request_id);
+        let request_id = request_id.as_deref();
         if let Some(key) = request_id
             && let Some(existing) = self.store.review_by_request_id(key).await?
         {
@@ -533,6 +588,11 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
             .await?
             .filter(Product::is_public)
             .ok_or_else(|| not_found("product", review.product_id))?;
+        if product.input.vendor_id == author {
+            return Err(CatalogError::Forbidden(
+                "vendors cannot review their own products".into(),
+            ));
+        }
         let stored = Review {
             id: Uuid::now_v7(),
             product_id: product.id,
@@ -542,8 +602,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
             text: review.text,
             created_at: Utc::now(),
         };
-        let rating = match self.store.insert_review(&stored, request_id).await {
-            Ok(rating) => rating,
+        match self.store.insert_review(&stored, request_id).await {
+            Ok(_) => {}
             Err(StoreError::Conflict("author")) => {
                 return Err(CatalogError::AlreadyExists(
                     "you have already reviewed this product".into(),
@@ -557,10 +617,8 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
                     .ok_or_else(|| CatalogError::AlreadyExists("request_id is taken".into()));
             }
             Err(other) => return Err(other.into()),
-        };
-        self.cache.forget_product(product.id).await;
-        let rated = Product { rating, ..product };
-        self.index.upsert(&rated, &self.tree().await?)?;
+        }
+        self.refresh_read_models(product.id).await;
         Ok(stored)
     }
 
@@ -573,6 +631,12 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
     ) -> Result<Vec<Review>, CatalogError> {
         Ok(self.store.list_reviews(product, after, limit).await?)
     }
+}
+
+/// Idempotency keys are the caller's: scoping them by user means one caller can neither
+/// replay nor read what another did with the same key.
+fn scoped_key(viewer: &Viewer, key: Option<&str>) -> Option<String> {
+    key.map(|key| format!("{}/{key}", viewer.user_id.as_deref().unwrap_or("anonymous")))
 }
 
 /// The method and a hash of its arguments, so a reused idempotency key is recognised.

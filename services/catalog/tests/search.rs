@@ -831,17 +831,23 @@ fn archiving_a_product_removes_it_from_results() {
     let mango = catalog.with_name("Alphonso Mango").clone();
     let before = search(&index, "").total;
 
+    // Every write bumps the version, as the store does.
     let mut archived = mango.clone();
     archived.input.status = ProductStatus::Archived;
+    archived.version += 1;
     index.upsert(&archived, &catalog.tree).unwrap();
     assert_eq!(search(&index, "alphonso").total, 0);
     assert_eq!(search(&index, "").total, before - 1);
 
-    index.upsert(&mango, &catalog.tree).unwrap();
+    let mut active = archived.clone();
+    active.input.status = ProductStatus::Active;
+    active.version += 1;
+    index.upsert(&active, &catalog.tree).unwrap();
     assert_eq!(search(&index, "alphonso").ids, [mango.id]);
 
-    let mut renamed = mango.clone();
+    let mut renamed = active.clone();
     renamed.input.display_name = "Kesar Mango".into();
+    renamed.version += 1;
     index.upsert(&renamed, &catalog.tree).unwrap();
     assert_eq!(
         search(&index, "alphonso").total,
@@ -851,9 +857,19 @@ fn archiving_a_product_removes_it_from_results() {
     assert_eq!(search(&index, "kesar").ids, [mango.id]);
     assert_eq!(search(&index, "").total, before);
 
+    // A late write of an older state (a slow concurrent writer) does not bring it back.
+    index.upsert(&archived, &catalog.tree).unwrap();
+    assert_eq!(search(&index, "kesar").ids, [mango.id]);
+
     index.remove(mango.id).unwrap();
     assert_eq!(search(&index, "kesar").total, 0);
     assert_eq!(search(&index, "").total, before - 1);
+    index.upsert(&renamed, &catalog.tree).unwrap();
+    assert_eq!(
+        search(&index, "kesar").total,
+        0,
+        "a deleted product stays deleted"
+    );
 }
 
 #[test]

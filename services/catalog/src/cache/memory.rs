@@ -45,7 +45,13 @@ impl CatalogCache for MemoryCache {
             let now = Instant::now();
             products.retain(|_, (_, expires)| *expires > now);
         }
-        products.insert(product.id, (product.clone(), Instant::now() + self.ttl));
+        let newer_cached = products.get(&product.id).is_some_and(|(cached, expires)| {
+            *expires > Instant::now()
+                && (cached.version, cached.rating.count) >= (product.version, product.rating.count)
+        });
+        if !newer_cached {
+            products.insert(product.id, (product.clone(), Instant::now() + self.ttl));
+        }
     }
 
     async fn forget_product(&self, id: Uuid) {

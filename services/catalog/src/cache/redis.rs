@@ -105,7 +105,41 @@ impl CatalogCache for RedisCache {
     }
 
     async fn put_product(&self, product: &Product) {
-        self.write(self.product_key(product.id), product).await;
+        let Ok(json) = serde_json::to_vec(product) else {
+            return;
+        };
+        // Compare and set in one step on the server, so no interleaving of readers and
+        // writers can put an older state over a newer one.
+        let script = redis::Script::new(
+            "local cur = redis.call('GET', KEYS[1]) \
+             if cur then \
+               local ok, doc = pcall(cjson.decode, cur) \
+               if ok and type(doc) == 'table' and doc.version then \
+                 local v, n = tonumber(ARGV[2]), tonumber(ARGV[3]) \
+                 if doc.version > v or (doc.version == v and doc.rating.count >= n) then \
+                   return 0 \
+                 end \
+               end \
+             end \
+             redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4]) \
+             return 1",
+        );
+        let key = self.product_key(product.id);
+        let mut connection = self.connection.clone();
+        let mut invocation = script.key(&key);
+        invocation
+            .arg(json)
+            .arg(product.version)
+            .arg(product.rating.count)
+            .arg(self.ttl.as_secs().max(1));
+        let call = invocation.invoke_async::<i64>(&mut connection);
+        if let Err(error) = tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| "timed out".to_owned())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            tracing::warn!(%key, %error, "cache write failed");
+        }
     }
 
     async fn forget_product(&self, id: Uuid) {
