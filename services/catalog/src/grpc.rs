@@ -2,15 +2,17 @@
 //! catalog errors to gRPC statuses.
 
 mod convert;
+mod search;
+mod status;
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use mandi_runtime::auth::{Caller, Policy, roles};
 use mandi_runtime::errors;
-use mandi_runtime::paging::{self, PagingError};
+use mandi_runtime::paging;
 use mandi_sdk::proto::mandi::catalog::v1 as pb;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 pub use convert::Currency;
@@ -19,12 +21,14 @@ use convert::{
     status_from_proto,
 };
 pub(crate) use convert::{nutrition_to_proto, origin_to_proto};
+use search::facet_to_proto;
+use status::{paging_status, to_status};
 
 use crate::cache::CatalogCache;
-use crate::domain::{CatalogError, NewReview, ProductChanges, Violations};
-use crate::search::{FacetField, SearchCursor, SearchFilter, SearchRequest, SortOrder};
+use crate::domain::{CatalogError, NewReview, ProductChanges};
+use crate::search::FacetField;
 use crate::service::{Catalog, Viewer};
-use crate::store::{CatalogStore, Cursor, ProductQuery, StoreError};
+use crate::store::{CatalogStore, Cursor, ProductQuery};
 
 const DOMAIN: &str = "mandi.catalog";
 
@@ -89,10 +93,6 @@ fn request_id(value: &str) -> Result<Option<&str>, Status> {
             [("request_id", "must be at most 128 characters")],
         )),
     }
-}
-
-fn paging_status(error: PagingError) -> Status {
-    errors::invalid_argument(DOMAIN, [(error.field, error.description)])
 }
 
 #[tonic::async_trait]
@@ -427,7 +427,7 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         let current = self.catalog.category(id).await.map_err(to_status)?;
         let new = new_category(&proto).map_err(to_status)?;
-        let merged = merge_category(current.fields, new, &paths).map_err(to_status)?;
+        let merged = current.fields.merge(new, &paths).map_err(to_status)?;
         let updated = self
             .catalog
             .update_category(&viewer, id, merged)
@@ -502,113 +502,6 @@ impl<S: CatalogStore, C: CatalogCache> pb::catalog_service_server::CatalogServic
     }
 }
 
-impl<S: CatalogStore, C: CatalogCache> CatalogGrpc<S, C> {
-    /// The domain search request and the fingerprint its page tokens carry.
-    fn search_request(
-        &self,
-        req: &pb::SearchProductsRequest,
-    ) -> Result<(SearchRequest, String), Status> {
-        let mut v = Violations::default();
-        v.check(
-            req.query.chars().count() > 200,
-            "query",
-            "must be at most 200 characters",
-        );
-        let filter = req.filter.clone().unwrap_or_default();
-        if filter.in_stock.is_some() {
-            return Err(errors::status(
-                Code::FailedPrecondition,
-                "the in_stock filter needs the inventory service, which is not deployed yet",
-                DOMAIN,
-                "IN_STOCK_UNAVAILABLE",
-            ));
-        }
-        let category = match filter.category_id.as_str() {
-            "" => None,
-            id => Uuid::parse_str(id)
-                .map_err(|_| v.add("filter.category_id", "must be a UUID"))
-                .ok(),
-        };
-        let min_price = filter.min_price.as_ref().map(|m| {
-            self.currency
-                .minor("filter.min_price.currency_code", m, &mut v)
-        });
-        let max_price = filter.max_price.as_ref().map(|m| {
-            self.currency
-                .minor("filter.max_price.currency_code", m, &mut v)
-        });
-        let sort = match pb::ProductSortOrder::try_from(req.sort_order) {
-            Ok(pb::ProductSortOrder::Unspecified) if req.query.trim().is_empty() => {
-                SortOrder::Newest
-            }
-            Ok(pb::ProductSortOrder::Unspecified | pb::ProductSortOrder::Relevance) => {
-                SortOrder::Relevance
-            }
-            Ok(pb::ProductSortOrder::PriceAscending) => SortOrder::PriceAscending,
-            Ok(pb::ProductSortOrder::PriceDescending) => SortOrder::PriceDescending,
-            Ok(pb::ProductSortOrder::Newest) => SortOrder::Newest,
-            Ok(pb::ProductSortOrder::Rating) => SortOrder::Rating,
-            Err(_) => {
-                v.add("sort_order", "is not a known sort order");
-                SortOrder::Newest
-            }
-        };
-        let mut facets = Vec::new();
-        for raw in &req.facets {
-            match pb::FacetField::try_from(*raw) {
-                Ok(pb::FacetField::Category) => facets.push(FacetField::Category),
-                Ok(pb::FacetField::OriginCountry) => facets.push(FacetField::OriginCountry),
-                Ok(pb::FacetField::Organic) => facets.push(FacetField::Organic),
-                Ok(pb::FacetField::Local) => facets.push(FacetField::Local),
-                Ok(pb::FacetField::Vendor) => facets.push(FacetField::Vendor),
-                _ => v.add("facets", "holds an unknown facet field"),
-            }
-        }
-        if facets.is_empty() {
-            facets = vec![
-                FacetField::Category,
-                FacetField::OriginCountry,
-                FacetField::Organic,
-            ];
-        }
-        let limit = match paging::page_size(req.page_size, 24, 100) {
-            Ok(limit) => limit,
-            Err(error) => {
-                v.add(error.field, error.description);
-                0
-            }
-        };
-        v.into_result(()).map_err(to_status)?;
-        // The cursor is only valid for the same query, filters and sort.
-        let fingerprint = paging::fingerprint(&(
-            req.query.trim().to_lowercase(),
-            format!("{filter:?}"),
-            req.sort_order,
-        ));
-        let after: Option<SearchCursor> =
-            paging::decode_token(&req.page_token, &fingerprint).map_err(paging_status)?;
-        let request = SearchRequest {
-            query: req.query.clone(),
-            filter: SearchFilter {
-                category,
-                min_price,
-                max_price,
-                organic: filter.organic,
-                local: filter.local,
-                in_season: filter.in_season,
-                origin_countries: filter.origin_country_codes.clone(),
-                vendor_id: (!filter.vendor_id.is_empty()).then(|| filter.vendor_id.clone()),
-                tags: filter.tags.iter().map(|t| t.to_lowercase()).collect(),
-            },
-            sort,
-            facets,
-            limit,
-            after,
-        };
-        Ok((request, fingerprint))
-    }
-}
-
 /// Trims a `limit + 1` fetch to `limit` and makes the token for the next page.
 fn next_token<T>(
     items: &mut Vec<T>,
@@ -624,93 +517,6 @@ fn next_token<T>(
         .last()
         .map(|last| paging::encode_token(&key(last), fingerprint))
         .unwrap_or_default()
-}
-
-fn facet_to_proto(field: FacetField) -> pb::FacetField {
-    match field {
-        FacetField::Category => pb::FacetField::Category,
-        FacetField::OriginCountry => pb::FacetField::OriginCountry,
-        FacetField::Organic => pb::FacetField::Organic,
-        FacetField::Local => pb::FacetField::Local,
-        FacetField::Vendor => pb::FacetField::Vendor,
-    }
-}
-
-/// `current` with the masked fields taken from `new`.
-fn merge_category(
-    current: crate::domain::NewCategory,
-    new: crate::domain::NewCategory,
-    paths: &[String],
-) -> Result<crate::domain::NewCategory, CatalogError> {
-    if paths.is_empty() {
-        return Err(CatalogError::invalid(
-            "update_mask",
-            "must name at least one field",
-        ));
-    }
-    let mut merged = current;
-    for path in paths {
-        match path.as_str() {
-            "display_name" => merged.display_name = new.display_name.clone(),
-            "slug" => merged.slug = new.slug.clone(),
-            "parent_id" => merged.parent_id = new.parent_id,
-            "description" => merged.description = new.description.clone(),
-            "image_url" => merged.image_url = new.image_url.clone(),
-            "sort_order" => merged.sort_order = new.sort_order,
-            other => {
-                return Err(CatalogError::invalid(
-                    "update_mask",
-                    format!("{other:?} is not a field that can be updated"),
-                ));
-            }
-        }
-    }
-    Ok(merged)
-}
-
-/// The one place catalog errors become statuses.
-fn to_status(error: CatalogError) -> Status {
-    match error {
-        CatalogError::Invalid(violations) => errors::invalid_argument(
-            DOMAIN,
-            violations.into_iter().map(|v| (v.field, v.description)),
-        ),
-        CatalogError::NotFound { kind, .. } => errors::status(
-            Code::NotFound,
-            error.to_string(),
-            DOMAIN,
-            match kind {
-                "category" => "CATEGORY_NOT_FOUND",
-                _ => "PRODUCT_NOT_FOUND",
-            },
-        ),
-        CatalogError::Forbidden(_) => errors::status(
-            Code::PermissionDenied,
-            error.to_string(),
-            DOMAIN,
-            "NOT_OWNER",
-        ),
-        CatalogError::AlreadyExists(_) => errors::status(
-            Code::AlreadyExists,
-            error.to_string(),
-            DOMAIN,
-            "ALREADY_EXISTS",
-        ),
-        CatalogError::VersionMismatch { .. } => {
-            errors::status(Code::Aborted, error.to_string(), DOMAIN, "VERSION_MISMATCH")
-        }
-        CatalogError::FailedPrecondition(_) => errors::status(
-            Code::FailedPrecondition,
-            error.to_string(),
-            DOMAIN,
-            "FAILED_PRECONDITION",
-        ),
-        CatalogError::Store(store @ StoreError::Unavailable(_)) => {
-            errors::unavailable(DOMAIN, &store)
-        }
-        CatalogError::Store(ref store) => errors::internal(DOMAIN, store),
-        CatalogError::Search(_) => errors::internal(DOMAIN, &error),
-    }
 }
 
 /// The importer's entry to the edge conversion: a file row is checked like a create.

@@ -2,7 +2,9 @@
 //! change what, optimistic concurrency, idempotent creates, and keeping the cache and the
 //! index in step with every write.
 
-use std::sync::Arc;
+mod categories;
+mod reviews;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
@@ -10,8 +12,8 @@ use uuid::Uuid;
 
 use crate::cache::CatalogCache;
 use crate::domain::{
-    CatalogError, Category, CategoryTree, NewCategory, NewReview, Product, ProductChanges,
-    ProductInput, ProductStatus, RatingSummary, Review, slugify,
+    CatalogError, CategoryTree, Product, ProductChanges, ProductInput, ProductStatus,
+    RatingSummary, slugify,
 };
 use crate::search::{SearchIndex, SearchRequest, SearchResults, Suggestion};
 use crate::store::{CatalogStore, Cursor, ProductQuery, RequestRecord, StoreError, Written};
@@ -453,184 +455,6 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
     pub fn suggest(&self, prefix: &str, limit: usize) -> Result<Vec<Suggestion>, CatalogError> {
         self.index.suggest(prefix, limit)
     }
-
-    // === categories ===
-
-    /// One category.
-    pub async fn category(&self, id: Uuid) -> Result<Category, CatalogError> {
-        self.tree()
-            .await?
-            .get(id)
-            .cloned()
-            .ok_or_else(|| not_found("category", id))
-    }
-
-    /// Creates a category (admins).
-    pub async fn create_category(
-        &self,
-        viewer: &Viewer,
-        mut fields: NewCategory,
-        request_id: Option<&str>,
-    ) -> Result<Category, CatalogError> {
-        require_admin(viewer)?;
-        let request_id = scoped_key(viewer, request_id);
-        let request_id = request_id.as_deref();
-        if let Some(key) = request_id
-            && let Some(existing) = self.store.category_by_request_id(key).await?
-        {
-            return Ok(existing);
-        }
-        if fields.slug.is_empty() {
-            fields.slug = slugify(&fields.display_name);
-        }
-        fields.validate()?;
-        self.tree().await?.check_parent(None, fields.parent_id)?;
-        let now = Utc::now();
-        let category = Category {
-            id: Uuid::now_v7(),
-            fields,
-            created_at: now,
-            updated_at: now,
-        };
-        self.store
-            .insert_category(&category, request_id)
-            .await
-            .map_err(|error| match error {
-                StoreError::Conflict(what) => {
-                    CatalogError::AlreadyExists(format!("a category with this {what} exists"))
-                }
-                other => other.into(),
-            })?;
-        self.cache.forget_categories().await;
-        Ok(category)
-    }
-
-    /// Replaces a category's fields (admins); a move under its own subtree is refused.
-    pub async fn update_category(
-        &self,
-        viewer: &Viewer,
-        id: Uuid,
-        fields: NewCategory,
-    ) -> Result<Category, CatalogError> {
-        require_admin(viewer)?;
-        fields.validate()?;
-        let tree = self.tree().await?;
-        let current = tree
-            .get(id)
-            .cloned()
-            .ok_or_else(|| not_found("category", id))?;
-        tree.check_parent(Some(id), fields.parent_id)?;
-        let updated = Category {
-            fields,
-            updated_at: Utc::now(),
-            ..current
-        };
-        let replaced =
-            self.store
-                .replace_category(&updated)
-                .await
-                .map_err(|error| match error {
-                    StoreError::Conflict(_) => {
-                        CatalogError::AlreadyExists("a category with this slug exists".into())
-                    }
-                    other => other.into(),
-                })?;
-        if !replaced {
-            return Err(not_found("category", id));
-        }
-        self.cache.forget_categories().await;
-        // Category names and ancestry are part of every product document in the index.
-        self.rebuild_index().await?;
-        Ok(updated)
-    }
-
-    /// Deletes an empty leaf category (admins).
-    pub async fn delete_category(&self, viewer: &Viewer, id: Uuid) -> Result<(), CatalogError> {
-        require_admin(viewer)?;
-        let tree = self.tree().await?;
-        if tree.get(id).is_none() {
-            return Ok(());
-        }
-        if tree.has_children(id) || self.store.category_in_use(id).await? {
-            return Err(CatalogError::FailedPrecondition(
-                "only a category without subcategories and products can be deleted".into(),
-            ));
-        }
-        self.store.delete_category(id).await?;
-        self.cache.forget_categories().await;
-        Ok(())
-    }
-
-    // === reviews ===
-
-    /// Adds the viewer's review of an active or archived product.
-    pub async fn create_review(
-        &self,
-        viewer: &Viewer,
-        review: NewReview,
-        request_id: Option<&str>,
-    ) -> Result<Review, CatalogError> {
-        let author = viewer
-            .user_id
-            .clone()
-            .ok_or_else(|| CatalogError::Forbidden("sign in to review".into()))?;
-        let request_id = scoped_key(viewer, request_id);
-        let request_id = request_id.as_deref();
-        if let Some(key) = request_id
-            && let Some(existing) = self.store.review_by_request_id(key).await?
-        {
-            return Ok(existing);
-        }
-        review.validate()?;
-        let product = self
-            .store
-            .product(review.product_id)
-            .await?
-            .filter(Product::is_public)
-            .ok_or_else(|| not_found("product", review.product_id))?;
-        if product.input.vendor_id == author {
-            return Err(CatalogError::Forbidden(
-                "vendors cannot review their own products".into(),
-            ));
-        }
-        let stored = Review {
-            id: Uuid::now_v7(),
-            product_id: product.id,
-            author_id: author,
-            rating: review.rating,
-            title: review.title,
-            text: review.text,
-            created_at: Utc::now(),
-        };
-        match self.store.insert_review(&stored, request_id).await {
-            Ok(_) => {}
-            Err(StoreError::Conflict("author")) => {
-                return Err(CatalogError::AlreadyExists(
-                    "you have already reviewed this product".into(),
-                ));
-            }
-            Err(StoreError::Conflict(_)) => {
-                return self
-                    .store
-                    .review_by_request_id(request_id.unwrap_or_default())
-                    .await?
-                    .ok_or_else(|| CatalogError::AlreadyExists("request_id is taken".into()));
-            }
-            Err(other) => return Err(other.into()),
-        }
-        self.refresh_read_models(product.id).await;
-        Ok(stored)
-    }
-
-    /// A page of a product's reviews, newest first.
-    pub async fn reviews(
-        &self,
-        product: Uuid,
-        after: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Vec<Review>, CatalogError> {
-        Ok(self.store.list_reviews(product, after, limit).await?)
-    }
 }
 
 /// Idempotency keys are the caller's: scoping them by user means one caller can neither
@@ -653,6 +477,3 @@ fn require_admin(viewer: &Viewer) -> Result<(), CatalogError> {
         ))
     }
 }
-
-/// Shared handle used by the gRPC layer and background tasks.
-pub type SharedCatalog<S, C> = Arc<Catalog<S, C>>;

@@ -59,6 +59,37 @@ impl NewCategory {
     }
 }
 
+impl NewCategory {
+    /// `self` with the fields named by an update mask taken from `new`; an empty mask or
+    /// a path that is not settable is refused.
+    pub fn merge(self, new: NewCategory, paths: &[String]) -> Result<NewCategory, CatalogError> {
+        if paths.is_empty() {
+            return Err(CatalogError::invalid(
+                "update_mask",
+                "must name at least one field",
+            ));
+        }
+        let mut merged = self;
+        for path in paths {
+            match path.as_str() {
+                "display_name" => merged.display_name = new.display_name.clone(),
+                "slug" => merged.slug = new.slug.clone(),
+                "parent_id" => merged.parent_id = new.parent_id,
+                "description" => merged.description = new.description.clone(),
+                "image_url" => merged.image_url = new.image_url.clone(),
+                "sort_order" => merged.sort_order = new.sort_order,
+                other => {
+                    return Err(CatalogError::invalid(
+                        "update_mask",
+                        format!("{other:?} is not a field that can be updated"),
+                    ));
+                }
+            }
+        }
+        Ok(merged)
+    }
+}
+
 /// A category as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
