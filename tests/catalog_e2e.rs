@@ -32,6 +32,15 @@ fn search(query: &str) -> SearchProductsRequest {
     }
 }
 
+/// The fields an INVALID_ARGUMENT names; fails when the call did not fail that way.
+fn invalid_fields<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+) -> Vec<String> {
+    let err = result.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    fields(&err)
+}
+
 fn fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_details_bad_request()
@@ -133,38 +142,35 @@ async fn shoppers_browse_and_search_the_demo_catalog() {
 async fn bad_catalog_requests_name_the_field() {
     let server = ServerProcess::start("all", &[]);
     let mandi = client(&server);
-    let err = mandi
-        .catalog()
-        .list_products(ListProductsRequest {
-            page_size: -1,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (err.code(), fields(&err)),
-        (Code::InvalidArgument, vec!["page_size".into()])
+    let named = invalid_fields(
+        mandi
+            .catalog()
+            .list_products(ListProductsRequest {
+                page_size: -1,
+                ..Default::default()
+            })
+            .await,
     );
-    let err = mandi
-        .catalog()
-        .search_products(SearchProductsRequest {
-            page_token: "not-a-token".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (err.code(), fields(&err)),
-        (Code::InvalidArgument, vec!["page_token".into()])
+    assert_eq!(named, ["page_size"]);
+    let named = invalid_fields(
+        mandi
+            .catalog()
+            .search_products(SearchProductsRequest {
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            })
+            .await,
     );
-    let err = mandi
-        .catalog()
-        .get_product(GetProductRequest {
-            product_id: "nope".into(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(fields(&err), ["product_id"]);
+    assert_eq!(named, ["page_token"]);
+    let named = invalid_fields(
+        mandi
+            .catalog()
+            .get_product(GetProductRequest {
+                product_id: "nope".into(),
+            })
+            .await,
+    );
+    assert_eq!(named, ["product_id"]);
     let apples = mandi
         .catalog()
         .search_products(SearchProductsRequest {
@@ -178,26 +184,28 @@ async fn bad_catalog_requests_name_the_field() {
         !apples.next_page_token.is_empty(),
         "more than one apple in the demo"
     );
-    let err = mandi
-        .catalog()
-        .search_products(SearchProductsRequest {
-            page_size: 1,
-            page_token: apples.next_page_token,
-            ..search("mango")
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(fields(&err), ["page_token"]);
-    let err = mandi
-        .catalog()
-        .batch_get_products(
-            mandi_sdk::proto::mandi::catalog::v1::BatchGetProductsRequest {
-                product_ids: vec!["not-a-uuid".into()],
-            },
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(fields(&err), ["product_ids"]);
+    let named = invalid_fields(
+        mandi
+            .catalog()
+            .search_products(SearchProductsRequest {
+                page_size: 1,
+                page_token: apples.next_page_token,
+                ..search("mango")
+            })
+            .await,
+    );
+    assert_eq!(named, ["page_token"]);
+    let named = invalid_fields(
+        mandi
+            .catalog()
+            .batch_get_products(
+                mandi_sdk::proto::mandi::catalog::v1::BatchGetProductsRequest {
+                    product_ids: vec!["not-a-uuid".into()],
+                },
+            )
+            .await,
+    );
+    assert_eq!(named, ["product_ids"]);
 }
 
 #[tokio::test]
