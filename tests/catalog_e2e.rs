@@ -635,3 +635,26 @@ async fn reads_are_cached_in_redis_and_survive_a_cache_outage() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_catalog_starts_and_serves_with_its_cache_down() {
+    let (_, prefix) = mandi_testkit::redis_with_prefix().await;
+    // Nothing listens on port 1.
+    let server = start_real_with_cache("redis://127.0.0.1:1", &prefix).await;
+    let found = client(&server)
+        .catalog()
+        .search_products(search("alphonso mango"))
+        .await
+        .unwrap()
+        .into_inner();
+    let product = found.products.first().unwrap();
+    let read = client(&server)
+        .catalog()
+        .get_product(GetProductRequest {
+            product_id: product.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.product.unwrap().display_name, "Alphonso Mango");
+}

@@ -127,8 +127,7 @@ pub async fn module(config: CatalogConfig) -> anyhow::Result<Module> {
                 .context("cannot open the catalog's MongoDB database")?;
             let cache =
                 RedisCache::connect(redis_url.expose_secret(), redis_prefix, config.cache_ttl)
-                    .await
-                    .context("cannot connect the catalog to Redis")?;
+                    .context("MANDI_CATALOG__REDIS_URL is not a Redis URL")?;
             build(store, cache, &config).await
         }
     }
