@@ -12,10 +12,12 @@ pub enum Target {
     Identity,
     /// mandi.catalog.v1.CatalogService
     Catalog,
+    /// mandi.inventory.v1.InventoryService
+    Inventory,
 }
 
 /// Every implemented target, in start order.
-pub const ALL: &[Target] = &[Target::Identity, Target::Catalog];
+pub const ALL: &[Target] = &[Target::Identity, Target::Catalog, Target::Inventory];
 
 impl Target {
     /// The name used on the command line.
@@ -23,6 +25,7 @@ impl Target {
         match self {
             Target::Identity => "identity",
             Target::Catalog => "catalog",
+            Target::Inventory => "inventory",
         }
     }
 
@@ -80,6 +83,8 @@ pub enum Prepared {
     Identity(mandi_identity::IdentityConfig),
     /// catalog's settings.
     Catalog(mandi_catalog::CatalogConfig),
+    /// inventory's settings.
+    Inventory(mandi_inventory::InventoryConfig),
 }
 
 /// Reads the configuration of every selected target.
@@ -95,6 +100,9 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
                 env,
                 selection.embedded,
             )?)),
+            Target::Inventory => Ok(Prepared::Inventory(
+                mandi_inventory::InventoryConfig::from_env(env, selection.embedded)?,
+            )),
         })
         .collect()
 }
@@ -106,6 +114,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
         modules.push(match target {
             Prepared::Identity(config) => mandi_identity::module(config).await?,
             Prepared::Catalog(config) => mandi_catalog::module(config).await?,
+            Prepared::Inventory(config) => mandi_inventory::module(config).await?,
         });
     }
     Ok(modules)
@@ -133,6 +142,9 @@ mod tests {
     fn an_unknown_target_lists_the_known_ones() {
         let err = select("identity,warp-drive").unwrap_err().to_string();
         assert!(err.contains("\"warp-drive\""), "{err}");
-        assert!(err.contains("known: all, identity, catalog"), "{err}");
+        assert!(
+            err.contains("known: all, identity, catalog, inventory"),
+            "{err}"
+        );
     }
 }

@@ -1,7 +1,209 @@
 //! mandi-inventory: perishable stock by warehouse and batch, and reservations for orders
 //! that never oversell. `domain` holds the rules (FEFO allocation among them), `store` the
-//! storage port with its in-memory and PostgreSQL adapters. The gRPC layer comes later.
+//! storage port with its in-memory and PostgreSQL adapters, `grpc` the service; `module`
+//! builds it for the server binary from configuration.
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod grpc;
 pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use mandi_runtime::config::{ConfigError, Env};
+use mandi_runtime::server::Module;
+use mandi_sdk::proto::mandi::inventory::v1::inventory_service_server::InventoryServiceServer;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::{MAX_TTL, MIN_TTL};
+use crate::grpc::{Currency, GrpcSettings, InventoryGrpc};
+use crate::store::InventoryStore;
+use crate::store::memory::MemoryStore;
+use crate::store::postgres::PgStore;
+
+/// Where inventory keeps its data. The URL may hold a password: it stays secret.
+#[derive(Clone)]
+pub enum Backends {
+    /// In process memory: the embedded default.
+    Memory,
+    /// PostgreSQL.
+    Real {
+        /// `MANDI_INVENTORY__DATABASE_URL`.
+        database_url: SecretString,
+    },
+}
+
+/// Everything inventory reads from configuration.
+#[derive(Clone)]
+pub struct InventoryConfig {
+    /// Storage backend.
+    pub backends: Backends,
+    /// `MANDI_INVENTORY__RESERVATION_TTL`: hold when Reserve gives none (default 15m,
+    /// 1m..=24h).
+    pub reservation_ttl: Duration,
+    /// `MANDI_INVENTORY__SWEEP_INTERVAL`: how often lapsed reservations are expired
+    /// (default 30s).
+    pub sweep_interval: Duration,
+    /// `MANDI_INVENTORY__LOW_STOCK_THRESHOLD`: availability at or below this is low
+    /// (default 10; 0 disables).
+    pub low_stock_threshold: i64,
+    /// `MANDI_INVENTORY__CURRENCY`: currency of batch unit costs (default INR).
+    pub currency: String,
+}
+
+impl InventoryConfig {
+    /// Reads inventory's settings; `embedded` selects the in-memory backend.
+    pub fn from_env(env: &Env, embedded: bool) -> Result<Self, ConfigError> {
+        let backends = if embedded {
+            Backends::Memory
+        } else {
+            Backends::Real {
+                database_url: env
+                    .require::<String>(
+                        "MANDI_INVENTORY__DATABASE_URL",
+                        "a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/inventory",
+                    )?
+                    .into(),
+            }
+        };
+        let reservation_ttl =
+            env.duration_or("MANDI_INVENTORY__RESERVATION_TTL", Duration::from_secs(900))?;
+        let (min, max) = (MIN_TTL.to_std(), MAX_TTL.to_std());
+        if min.is_ok_and(|min| reservation_ttl < min) || max.is_ok_and(|max| reservation_ttl > max)
+        {
+            return Err(invalid(
+                env,
+                "MANDI_INVENTORY__RESERVATION_TTL",
+                "must be between 1m and 24h",
+            ));
+        }
+        let sweep_interval =
+            env.duration_or("MANDI_INVENTORY__SWEEP_INTERVAL", Duration::from_secs(30))?;
+        if sweep_interval < Duration::from_secs(1) {
+            return Err(invalid(
+                env,
+                "MANDI_INVENTORY__SWEEP_INTERVAL",
+                "must be at least 1s",
+            ));
+        }
+        let low_stock_threshold: i64 = env.get_or("MANDI_INVENTORY__LOW_STOCK_THRESHOLD", 10)?;
+        if low_stock_threshold < 0 {
+            return Err(invalid(
+                env,
+                "MANDI_INVENTORY__LOW_STOCK_THRESHOLD",
+                "must not be negative",
+            ));
+        }
+        let currency: String = env.get_or("MANDI_INVENTORY__CURRENCY", "INR".to_owned())?;
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(invalid(
+                env,
+                "MANDI_INVENTORY__CURRENCY",
+                "expected an ISO 4217 code like INR",
+            ));
+        }
+        Ok(Self {
+            backends,
+            reservation_ttl,
+            sweep_interval,
+            low_stock_threshold,
+            currency,
+        })
+    }
+}
+
+fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        var: var.to_owned(),
+        value: env.raw(var).unwrap_or_default().to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Builds inventory with its configured backend.
+pub async fn module(config: InventoryConfig) -> anyhow::Result<Module> {
+    match &config.backends {
+        Backends::Memory => build(MemoryStore::default(), &config),
+        Backends::Real { database_url } => {
+            let store = PgStore::connect(database_url.expose_secret())
+                .await
+                .context("cannot open inventory's PostgreSQL database")?;
+            build(store, &config)
+        }
+    }
+}
+
+fn build<S: InventoryStore>(store: S, config: &InventoryConfig) -> anyhow::Result<Module> {
+    let store = Arc::new(store);
+    spawn_reservation_sweeper(&store, config.sweep_interval);
+    let settings = GrpcSettings {
+        default_ttl: chrono::Duration::from_std(config.reservation_ttl)
+            .context("MANDI_INVENTORY__RESERVATION_TTL is out of range")?,
+        low_stock_threshold: config.low_stock_threshold,
+        currency: Currency(config.currency.clone()),
+    };
+    let service = InventoryServiceServer::new(InventoryGrpc::new(store, settings));
+    Ok(Module::new(service, grpc::POLICIES))
+}
+
+/// Expires reservations whose TTL ran out every `interval`, for as long as the service
+/// lives. The store expires each reservation once even when several replicas sweep.
+fn spawn_reservation_sweeper<S: InventoryStore>(store: &Arc<S>, interval: Duration) {
+    let store = Arc::downgrade(store);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(store) = store.upgrade() else {
+                return;
+            };
+            match store.expire_due(Utc::now()).await {
+                Ok(expired) if expired.is_empty() => {}
+                Ok(expired) => tracing::info!(
+                    expired = expired.len(),
+                    "lapsed reservations expired and their stock released"
+                ),
+                Err(error) => tracing::warn!(%error, "cannot expire lapsed reservations"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn real_mode_names_the_missing_database_url() {
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let err = InventoryConfig::from_env(&env, false).err().unwrap();
+        assert!(
+            err.to_string().contains("MANDI_INVENTORY__DATABASE_URL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn defaults_hold_stock_for_fifteen_minutes_and_sweep_every_thirty_seconds() {
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let config = InventoryConfig::from_env(&env, true).unwrap();
+        assert_eq!(config.reservation_ttl, Duration::from_secs(900));
+        assert_eq!(config.sweep_interval, Duration::from_secs(30));
+        assert_eq!(config.low_stock_threshold, 10);
+    }
+
+    #[test]
+    fn a_reservation_ttl_outside_one_minute_to_a_day_is_refused() {
+        let env = Env::from_pairs([("MANDI_INVENTORY__RESERVATION_TTL", "10s")]);
+        let err = InventoryConfig::from_env(&env, true).err().unwrap();
+        assert!(
+            err.to_string().contains("MANDI_INVENTORY__RESERVATION_TTL"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,600 @@
+//! The tonic service: per-method policies, request parsing, paging and the mapping of
+//! inventory errors to gRPC statuses.
+
+mod convert;
+mod status;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use mandi_runtime::auth::{Caller, Policy, caller, roles};
+use mandi_runtime::errors;
+use mandi_runtime::paging;
+use mandi_sdk::proto::mandi::inventory::v1 as pb;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+pub use convert::Currency;
+use convert::{
+    adjustment_reason, adjustment_to_proto, availability_to_proto, batch_status_filter,
+    batch_to_proto, from_timestamp, new_warehouse, parse_id, parse_optional_id, reservation_lines,
+    reservation_to_proto, unit_cost, warehouse_to_proto,
+};
+use status::{paging_status, to_status};
+
+use crate::domain::{InventoryError, NewAdjustment, NewBatch, ReserveRequest};
+use crate::store::InventoryStore;
+
+const DOMAIN: &str = "mandi.inventory";
+
+/// Internal services allowed to hold, sell and give back stock; admins always may.
+const RESERVING_SERVICES: &[&str] = &["checkout", "order"];
+
+/// Most products one BatchGetAvailability may ask about.
+const MAX_BATCH_PRODUCTS: usize = 200;
+
+/// Longest release reason kept.
+const MAX_RELEASE_REASON_CHARS: usize = 500;
+
+const ADMIN: &[&str] = &[roles::ADMIN];
+const ADMIN_OR_SERVICE: &[&str] = &[roles::ADMIN, roles::SERVICE];
+
+/// Who may call each method. Reserve, Commit and Release are narrowed further in the
+/// handler to the checkout and order services (see [`RESERVING_SERVICES`]).
+pub const POLICIES: &[(&str, Policy)] = &[
+    ("CreateWarehouse", Policy::AnyRole(ADMIN)),
+    ("GetWarehouse", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("ListWarehouses", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("ReceiveStock", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("AdjustStock", Policy::AnyRole(ADMIN)),
+    ("ListStockAdjustments", Policy::AnyRole(ADMIN)),
+    ("WriteOffExpired", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("ListBatches", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("GetAvailability", Policy::Public),
+    ("BatchGetAvailability", Policy::Public),
+    ("GetStockPolicy", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("UpdateStockPolicy", Policy::AnyRole(ADMIN)),
+    ("Reserve", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("Commit", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("Release", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("GetReservation", Policy::AnyRole(ADMIN_OR_SERVICE)),
+];
+
+/// What the gRPC layer needs from configuration.
+#[derive(Debug, Clone)]
+pub struct GrpcSettings {
+    /// Hold used when Reserve gives no TTL.
+    pub default_ttl: Duration,
+    /// `Availability.low_stock` is set at or below this; 0 disables it.
+    pub low_stock_threshold: i64,
+    /// Currency of batch unit costs.
+    pub currency: Currency,
+}
+
+/// Serves `mandi.inventory.v1.InventoryService`.
+pub struct InventoryGrpc<S> {
+    store: Arc<S>,
+    settings: GrpcSettings,
+}
+
+impl<S> InventoryGrpc<S> {
+    /// Serves `store` with `settings`.
+    pub fn new(store: Arc<S>, settings: GrpcSettings) -> Self {
+        Self { store, settings }
+    }
+}
+
+/// Only admins and the reserving services may move reserved stock; the policy let any
+/// service through, so the service's name is checked here.
+fn authorize_reservation<T>(request: &Request<T>) -> Result<(), Status> {
+    let caller: &Caller = caller(request)?;
+    if caller.has_role(roles::ADMIN)
+        || RESERVING_SERVICES
+            .iter()
+            .any(|name| caller.is_service(name))
+    {
+        return Ok(());
+    }
+    Err(errors::status(
+        Code::PermissionDenied,
+        "only the checkout and order services or an admin may reserve, commit or release stock",
+        DOMAIN,
+        "NOT_A_RESERVING_SERVICE",
+    ))
+}
+
+fn request_id(value: &str) -> Result<(), Status> {
+    // Accepted and bounded; the store keeps no idempotency keys yet, so retries rely on
+    // each RPC's natural key (warehouse code, order id).
+    if value.len() > 128 {
+        return Err(errors::invalid_argument(
+            DOMAIN,
+            [("request_id", "must be at most 128 characters")],
+        ));
+    }
+    Ok(())
+}
+
+fn unimplemented(what: &str) -> Status {
+    errors::status(Code::Unimplemented, what, DOMAIN, "NOT_IMPLEMENTED")
+}
+
+/// Keeps the first `limit` items and returns the token for the rest (empty at the end).
+fn next_token<T, K: serde::Serialize>(
+    items: &mut Vec<T>,
+    limit: usize,
+    fingerprint: &str,
+    key: impl Fn(&T) -> K,
+) -> String {
+    if items.len() <= limit {
+        return String::new();
+    }
+    items.truncate(limit);
+    items
+        .last()
+        .map(|last| paging::encode_token(&key(last), fingerprint))
+        .unwrap_or_default()
+}
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn proto_ttl(ttl: Option<prost_types::Duration>) -> Result<Option<Duration>, InventoryError> {
+    let Some(ttl) = ttl else {
+        return Ok(None);
+    };
+    if ttl.seconds < 0 || ttl.nanos < 0 {
+        return Err(InventoryError::invalid(
+            "ttl",
+            "must be between 1 minute and 24 hours",
+        ));
+    }
+    // Clamped first so absurd values fail validation instead of overflowing.
+    let seconds = ttl.seconds.min(i64::from(i32::MAX));
+    Ok(Some(
+        Duration::seconds(seconds) + Duration::nanoseconds(i64::from(ttl.nanos)),
+    ))
+}
+
+#[tonic::async_trait]
+impl<S: InventoryStore> pb::inventory_service_server::InventoryService for InventoryGrpc<S> {
+    async fn create_warehouse(
+        &self,
+        request: Request<pb::CreateWarehouseRequest>,
+    ) -> Result<Response<pb::CreateWarehouseResponse>, Status> {
+        let req = request.into_inner();
+        request_id(&req.request_id)?;
+        let warehouse = new_warehouse(req.warehouse.unwrap_or_default())
+            .into_warehouse(Utc::now())
+            .map_err(|v| to_status(InventoryError::Invalid(v)))?;
+        self.store
+            .create_warehouse(&warehouse)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CreateWarehouseResponse {
+            warehouse: Some(warehouse_to_proto(warehouse)),
+        }))
+    }
+
+    async fn get_warehouse(
+        &self,
+        request: Request<pb::GetWarehouseRequest>,
+    ) -> Result<Response<pb::GetWarehouseResponse>, Status> {
+        let id = parse_id("warehouse_id", &request.get_ref().warehouse_id).map_err(to_status)?;
+        let warehouse = self
+            .store
+            .warehouse(id)
+            .await
+            .map_err(to_status)?
+            .ok_or_else(|| to_status(InventoryError::NotFound(format!("warehouse {id}"))))?;
+        Ok(Response::new(pb::GetWarehouseResponse {
+            warehouse: Some(warehouse_to_proto(warehouse)),
+        }))
+    }
+
+    async fn list_warehouses(
+        &self,
+        request: Request<pb::ListWarehousesRequest>,
+    ) -> Result<Response<pb::ListWarehousesResponse>, Status> {
+        let req = request.into_inner();
+        let limit = paging::page_size(req.page_size, 50, 200).map_err(paging_status)?;
+        let fingerprint = paging::fingerprint(&"warehouses");
+        let after: Option<String> =
+            paging::decode_token(&req.page_token, &fingerprint).map_err(paging_status)?;
+        let mut warehouses = self
+            .store
+            .list_warehouses(after.as_deref(), limit + 1)
+            .await
+            .map_err(to_status)?;
+        let next_page_token = next_token(&mut warehouses, limit, &fingerprint, |w| w.code.clone());
+        Ok(Response::new(pb::ListWarehousesResponse {
+            warehouses: warehouses.into_iter().map(warehouse_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn receive_stock(
+        &self,
+        request: Request<pb::ReceiveStockRequest>,
+    ) -> Result<Response<pb::ReceiveStockResponse>, Status> {
+        let req = request.into_inner();
+        request_id(&req.request_id)?;
+        let product_id = parse_id("product_id", &req.product_id).map_err(to_status)?;
+        let warehouse_id = parse_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
+        let expires_at = match &req.expire_time {
+            Some(at) => from_timestamp("expire_time", at).map_err(to_status)?,
+            None => {
+                return Err(to_status(InventoryError::invalid(
+                    "expire_time",
+                    "is required",
+                )));
+            }
+        };
+        let received_at = req
+            .receive_time
+            .as_ref()
+            .map(|at| from_timestamp("receive_time", at))
+            .transpose()
+            .map_err(to_status)?;
+        let unit_cost_minor =
+            unit_cost(req.unit_cost, &self.settings.currency).map_err(to_status)?;
+        let now = Utc::now();
+        let batch = NewBatch {
+            product_id,
+            warehouse_id,
+            quantity: req.quantity,
+            received_at,
+            expires_at,
+            supplier_ref: req.supplier_ref,
+            cold_chain: req.cold_chain,
+            unit_cost_minor,
+        }
+        .into_batch(now)
+        .map_err(|v| to_status(InventoryError::Invalid(v)))?;
+        self.store.receive_batch(&batch).await.map_err(to_status)?;
+        Ok(Response::new(pb::ReceiveStockResponse {
+            batch: Some(batch_to_proto(batch, &self.settings.currency, now)),
+        }))
+    }
+
+    async fn adjust_stock(
+        &self,
+        request: Request<pb::AdjustStockRequest>,
+    ) -> Result<Response<pb::AdjustStockResponse>, Status> {
+        let actor = caller(&request)?.subject.clone();
+        let req = request.into_inner();
+        request_id(&req.request_id)?;
+        let batch_id = parse_id("batch_id", &req.batch_id).map_err(to_status)?;
+        let adjustment = NewAdjustment {
+            batch_id,
+            delta: req.delta_quantity,
+            reason: adjustment_reason(req.reason).map_err(to_status)?,
+            note: req.note,
+            actor,
+        };
+        adjustment
+            .validate()
+            .map_err(|v| to_status(InventoryError::Invalid(v)))?;
+        let now = Utc::now();
+        let (batch, adjustment) = self
+            .store
+            .adjust_batch(&adjustment, now)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::AdjustStockResponse {
+            batch: Some(batch_to_proto(batch, &self.settings.currency, now)),
+            adjustment: Some(adjustment_to_proto(adjustment)),
+        }))
+    }
+
+    async fn list_stock_adjustments(
+        &self,
+        request: Request<pb::ListStockAdjustmentsRequest>,
+    ) -> Result<Response<pb::ListStockAdjustmentsResponse>, Status> {
+        let req = request.into_inner();
+        let limit = paging::page_size(req.page_size, 50, 200).map_err(paging_status)?;
+        // The store reads the audit trail one batch at a time (`adjustments_of`); a query
+        // across batches is not there yet.
+        if req.batch_id.is_empty() {
+            return Err(unimplemented(
+                "listing adjustments across batches is not supported yet: the store can only \
+                 read one batch's audit trail, so batch_id is required",
+            ));
+        }
+        let batch_id = parse_id("batch_id", &req.batch_id).map_err(to_status)?;
+        let product_id = parse_optional_id("product_id", &req.product_id).map_err(to_status)?;
+        let warehouse_id =
+            parse_optional_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
+        let reason = match req.reason {
+            0 => None,
+            value => Some(adjustment_reason(value).map_err(to_status)?),
+        };
+        let fingerprint = paging::fingerprint(&(
+            &req.batch_id,
+            &req.product_id,
+            &req.warehouse_id,
+            req.reason,
+        ));
+        let after: Option<(i64, String)> =
+            paging::decode_token(&req.page_token, &fingerprint).map_err(paging_status)?;
+        let mut adjustments: Vec<_> = self
+            .store
+            .adjustments_of(batch_id)
+            .await
+            .map_err(to_status)?
+            .into_iter()
+            .filter(|a| product_id.is_none_or(|id| a.product_id == id))
+            .filter(|a| warehouse_id.is_none_or(|id| a.warehouse_id == id))
+            .filter(|a| reason.is_none_or(|r| a.reason == r))
+            .collect();
+        // Newest first, ties by id, so the cursor is a strict position.
+        adjustments.sort_by_key(|a| std::cmp::Reverse((a.created_at, a.id)));
+        if let Some((at, id)) = &after {
+            adjustments.retain(|a| (micros(a.created_at), a.id.to_string()) < (*at, id.clone()));
+        }
+        let next_page_token = next_token(&mut adjustments, limit, &fingerprint, |a| {
+            (micros(a.created_at), a.id.to_string())
+        });
+        Ok(Response::new(pb::ListStockAdjustmentsResponse {
+            adjustments: adjustments.into_iter().map(adjustment_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn write_off_expired(
+        &self,
+        request: Request<pb::WriteOffExpiredRequest>,
+    ) -> Result<Response<pb::WriteOffExpiredResponse>, Status> {
+        let req = request.into_inner();
+        request_id(&req.request_id)?;
+        if !req.warehouse_id.is_empty() {
+            parse_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
+            return Err(unimplemented(
+                "writing off one warehouse is not supported yet: the store writes off every \
+                 warehouse at once, so leave warehouse_id empty",
+            ));
+        }
+        let now = Utc::now();
+        let as_of = match &req.as_of_time {
+            Some(at) => from_timestamp("as_of_time", at).map_err(to_status)?,
+            None => now,
+        };
+        if as_of > now {
+            return Err(to_status(InventoryError::invalid(
+                "as_of_time",
+                "must not be in the future",
+            )));
+        }
+        let adjustments = self
+            .store
+            .write_off_expired(as_of)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::WriteOffExpiredResponse {
+            adjustments: adjustments.into_iter().map(adjustment_to_proto).collect(),
+        }))
+    }
+
+    async fn list_batches(
+        &self,
+        request: Request<pb::ListBatchesRequest>,
+    ) -> Result<Response<pb::ListBatchesResponse>, Status> {
+        let req = request.into_inner();
+        let limit = paging::page_size(req.page_size, 50, 200).map_err(paging_status)?;
+        // The store lists batches per product (`batches_of`); the other filters and the
+        // paging are applied here over that product's batches.
+        if req.product_id.is_empty() {
+            return Err(unimplemented(
+                "listing batches across products is not supported yet: the store can only \
+                 list one product's batches, so product_id is required",
+            ));
+        }
+        let product_id = parse_id("product_id", &req.product_id).map_err(to_status)?;
+        let warehouse_id =
+            parse_optional_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
+        let status = batch_status_filter(req.status).map_err(to_status)?;
+        let expire_before = req
+            .expire_before
+            .as_ref()
+            .map(|at| from_timestamp("expire_before", at))
+            .transpose()
+            .map_err(to_status)?;
+        let fingerprint = paging::fingerprint(&(
+            &req.product_id,
+            &req.warehouse_id,
+            req.status,
+            expire_before.map(micros),
+        ));
+        let after: Option<(i64, i64, String)> =
+            paging::decode_token(&req.page_token, &fingerprint).map_err(paging_status)?;
+        let now = Utc::now();
+        let key = |b: &crate::domain::Batch| {
+            (
+                micros(b.expires_at),
+                micros(b.received_at),
+                b.id.to_string(),
+            )
+        };
+        let mut batches: Vec<_> = self
+            .store
+            .batches_of(product_id)
+            .await
+            .map_err(to_status)?
+            .into_iter()
+            .filter(|b| warehouse_id.is_none_or(|id| b.warehouse_id == id))
+            .filter(|b| status.is_none_or(|s| b.status(now) == s))
+            .filter(|b| expire_before.is_none_or(|at| b.expires_at < at))
+            .collect();
+        batches.sort_by_key(key);
+        if let Some(after) = &after {
+            batches.retain(|b| key(b) > *after);
+        }
+        let next_page_token = next_token(&mut batches, limit, &fingerprint, key);
+        let currency = &self.settings.currency;
+        Ok(Response::new(pb::ListBatchesResponse {
+            batches: batches
+                .into_iter()
+                .map(|b| batch_to_proto(b, currency, now))
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_availability(
+        &self,
+        request: Request<pb::GetAvailabilityRequest>,
+    ) -> Result<Response<pb::GetAvailabilityResponse>, Status> {
+        let id = parse_id("product_id", &request.get_ref().product_id).map_err(to_status)?;
+        let availability = self
+            .store
+            .availability(&[id], Utc::now())
+            .await
+            .map_err(to_status)?
+            .into_iter()
+            .next()
+            .map(|a| availability_to_proto(a, self.settings.low_stock_threshold));
+        Ok(Response::new(pb::GetAvailabilityResponse { availability }))
+    }
+
+    async fn batch_get_availability(
+        &self,
+        request: Request<pb::BatchGetAvailabilityRequest>,
+    ) -> Result<Response<pb::BatchGetAvailabilityResponse>, Status> {
+        let req = request.into_inner();
+        if req.product_ids.is_empty() || req.product_ids.len() > MAX_BATCH_PRODUCTS {
+            return Err(errors::invalid_argument(
+                DOMAIN,
+                [(
+                    "product_ids",
+                    format!("must hold 1 to {MAX_BATCH_PRODUCTS} ids"),
+                )],
+            ));
+        }
+        let mut ids: Vec<Uuid> = Vec::with_capacity(req.product_ids.len());
+        for (i, raw) in req.product_ids.iter().enumerate() {
+            let id = parse_id(&format!("product_ids[{i}]"), raw).map_err(to_status)?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let threshold = self.settings.low_stock_threshold;
+        let availabilities = self
+            .store
+            .availability(&ids, Utc::now())
+            .await
+            .map_err(to_status)?
+            .into_iter()
+            .map(|a| availability_to_proto(a, threshold))
+            .collect();
+        Ok(Response::new(pb::BatchGetAvailabilityResponse {
+            availabilities,
+        }))
+    }
+
+    async fn get_stock_policy(
+        &self,
+        _request: Request<pb::GetStockPolicyRequest>,
+    ) -> Result<Response<pb::GetStockPolicyResponse>, Status> {
+        Err(unimplemented(
+            "stock policies are not supported yet: the store has no per-product policy table",
+        ))
+    }
+
+    async fn update_stock_policy(
+        &self,
+        _request: Request<pb::UpdateStockPolicyRequest>,
+    ) -> Result<Response<pb::UpdateStockPolicyResponse>, Status> {
+        Err(unimplemented(
+            "stock policies are not supported yet: the store has no per-product policy table",
+        ))
+    }
+
+    async fn reserve(
+        &self,
+        request: Request<pb::ReserveRequest>,
+    ) -> Result<Response<pb::ReserveResponse>, Status> {
+        authorize_reservation(&request)?;
+        let req = request.into_inner();
+        request_id(&req.request_id)?;
+        let order_id = parse_id("order_id", &req.order_id).map_err(to_status)?;
+        let lines = reservation_lines(&req.lines).map_err(to_status)?;
+        let ttl = proto_ttl(req.ttl)
+            .map_err(to_status)?
+            .unwrap_or(self.settings.default_ttl);
+        // deliver_to is accepted but not used yet: allocation picks the warehouse whose
+        // stock expires soonest, not the nearest one.
+        let reserve = ReserveRequest::new(order_id, lines, req.allow_split_warehouses, Some(ttl))
+            .map_err(|v| to_status(InventoryError::Invalid(v)))?;
+        let reservation = self
+            .store
+            .reserve(&reserve, Utc::now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ReserveResponse {
+            reservation: Some(reservation_to_proto(reservation)),
+        }))
+    }
+
+    async fn commit(
+        &self,
+        request: Request<pb::CommitRequest>,
+    ) -> Result<Response<pb::CommitResponse>, Status> {
+        authorize_reservation(&request)?;
+        let req = request.into_inner();
+        request_id(&req.request_id)?;
+        let order_id = parse_id("order_id", &req.order_id).map_err(to_status)?;
+        let reservation = self
+            .store
+            .commit(order_id, Utc::now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CommitResponse {
+            reservation: Some(reservation_to_proto(reservation)),
+        }))
+    }
+
+    async fn release(
+        &self,
+        request: Request<pb::ReleaseRequest>,
+    ) -> Result<Response<pb::ReleaseResponse>, Status> {
+        authorize_reservation(&request)?;
+        let req = request.into_inner();
+        request_id(&req.request_id)?;
+        let order_id = parse_id("order_id", &req.order_id).map_err(to_status)?;
+        if req.reason.chars().count() > MAX_RELEASE_REASON_CHARS {
+            return Err(to_status(InventoryError::invalid(
+                "reason",
+                format!("must be at most {MAX_RELEASE_REASON_CHARS} characters"),
+            )));
+        }
+        let reservation = self
+            .store
+            .release(order_id, req.reason.trim(), Utc::now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ReleaseResponse {
+            reservation: reservation.map(reservation_to_proto),
+        }))
+    }
+
+    async fn get_reservation(
+        &self,
+        request: Request<pb::GetReservationRequest>,
+    ) -> Result<Response<pb::GetReservationResponse>, Status> {
+        let order_id = parse_id("order_id", &request.get_ref().order_id).map_err(to_status)?;
+        let reservation = self
+            .store
+            .reservation(order_id)
+            .await
+            .map_err(to_status)?
+            .ok_or_else(|| {
+                to_status(InventoryError::NotFound(format!(
+                    "reservation of order {order_id}"
+                )))
+            })?;
+        Ok(Response::new(pb::GetReservationResponse {
+            reservation: Some(reservation_to_proto(reservation)),
+        }))
+    }
+}

@@ -1,0 +1,421 @@
+//! inventory end to end through the SDK: warehouses, batches, availability and FEFO
+//! reservations on real PostgreSQL behind identity, and a quick reserve/commit on the
+//! embedded default.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::common::v1::Address;
+use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
+use mandi_sdk::proto::mandi::inventory::v1::{
+    CommitRequest, CreateWarehouseRequest, GetAvailabilityRequest, ListBatchesRequest,
+    ReceiveStockRequest, ReleaseRequest, ReservationLine, ReservationStatus, ReserveRequest,
+    Warehouse,
+};
+use mandi_testkit::ServerProcess;
+use mandi_testkit::accounts::sign_up;
+use tonic::Code;
+use tonic_types::StatusExt;
+use uuid::Uuid;
+
+const ADMIN_EMAIL: &str = "root@mandi.example";
+const CHECKOUT_SECRET: &str = "checkout-secret-for-tests-0123";
+const CATALOG_SECRET: &str = "catalog-secret-for-tests-01234";
+const DAY: i64 = 86_400;
+
+fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
+    let common = vec![
+        ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL.to_owned()),
+        (
+            "MANDI_IDENTITY__SERVICE_CLIENTS",
+            format!("checkout={CHECKOUT_SECRET},catalog={CATALOG_SECRET}"),
+        ),
+        // Cheap hashing: these tests are about stock, not argon2's cost.
+        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024".to_owned()),
+    ];
+    let env: Vec<(&str, String)> = common.into_iter().chain(extra).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ServerProcess::start(target, &env)
+}
+
+async fn start_real() -> ServerProcess {
+    let identity_db = mandi_testkit::fresh_database().await;
+    let inventory_db = mandi_testkit::fresh_database().await;
+    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
+    start(
+        "identity,inventory",
+        vec![
+            ("MANDI_IDENTITY__DATABASE_URL", identity_db),
+            ("MANDI_IDENTITY__REDIS_URL", redis),
+            ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
+            ("MANDI_INVENTORY__DATABASE_URL", inventory_db),
+        ],
+    )
+}
+
+fn client(server: &ServerProcess) -> Mandi {
+    Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap()
+}
+
+async fn admin(server: &ServerProcess) -> Mandi {
+    let mandi = client(server);
+    sign_up(&mandi, ADMIN_EMAIL).await;
+    mandi
+}
+
+async fn service(server: &ServerProcess, name: &str, secret: &str) -> Mandi {
+    let mandi = client(server);
+    let token = mandi
+        .identity()
+        .issue_service_token(IssueServiceTokenRequest {
+            service_name: name.into(),
+            client_secret: secret.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    mandi.set_token(Some(token)).unwrap();
+    mandi
+}
+
+fn seconds_from_now(seconds: i64) -> prost_types::Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    prost_types::Timestamp {
+        seconds: now + seconds,
+        nanos: 0,
+    }
+}
+
+async fn create_warehouse(admin: &Mandi, code: &str) -> String {
+    admin
+        .inventory()
+        .create_warehouse(CreateWarehouseRequest {
+            warehouse: Some(Warehouse {
+                code: code.into(),
+                display_name: "Bengaluru North".into(),
+                location: Some(Address {
+                    line1: "1 Market Road".into(),
+                    city: "Bengaluru".into(),
+                    country_code: "IN".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            request_id: Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .warehouse
+        .unwrap()
+        .id
+}
+
+fn receive(
+    product: Uuid,
+    warehouse: &str,
+    quantity: i64,
+    expires_in_days: i64,
+) -> ReceiveStockRequest {
+    ReceiveStockRequest {
+        product_id: product.to_string(),
+        warehouse_id: warehouse.into(),
+        quantity,
+        expire_time: Some(seconds_from_now(expires_in_days * DAY)),
+        supplier_ref: format!("FARM-{expires_in_days}"),
+        request_id: Uuid::now_v7().to_string(),
+        ..Default::default()
+    }
+}
+
+fn reserve(order: Uuid, product: Uuid, quantity: i64) -> ReserveRequest {
+    ReserveRequest {
+        order_id: order.to_string(),
+        lines: vec![ReservationLine {
+            product_id: product.to_string(),
+            quantity,
+        }],
+        allow_split_warehouses: true,
+        ..Default::default()
+    }
+}
+
+async fn available(mandi: &Mandi, product: Uuid) -> i64 {
+    mandi
+        .inventory()
+        .get_availability(GetAvailabilityRequest {
+            product_id: product.to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .availability
+        .unwrap()
+        .available_quantity
+}
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn checkout_reserves_first_expiring_stock_and_never_more_than_is_there() {
+    // Arrange: a warehouse with two batches of one product, the later-expiring received
+    // first.
+    let server = start_real().await;
+    let admin = admin(&server).await;
+    let warehouse = create_warehouse(&admin, "BLR-01").await;
+    let product = Uuid::now_v7();
+    let later = admin
+        .inventory()
+        .receive_stock(receive(product, &warehouse, 40, 10))
+        .await
+        .unwrap()
+        .into_inner()
+        .batch
+        .unwrap();
+    let sooner = admin
+        .inventory()
+        .receive_stock(receive(product, &warehouse, 25, 3))
+        .await
+        .unwrap()
+        .into_inner()
+        .batch
+        .unwrap();
+    let public = client(&server);
+    assert_eq!(available(&public, product).await, 65);
+
+    // A customer may read availability but not hold stock; nor may a service other than
+    // checkout and order.
+    let customer = client(&server);
+    sign_up(&customer, "shopper@example.com").await;
+    let denied = customer
+        .inventory()
+        .reserve(reserve(Uuid::now_v7(), product, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let catalog = service(&server, "catalog", CATALOG_SECRET).await;
+    let denied = catalog
+        .inventory()
+        .reserve(reserve(Uuid::now_v7(), product, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // Act: checkout reserves 30, which needs the whole sooner batch and 5 of the later.
+    let checkout = service(&server, "checkout", CHECKOUT_SECRET).await;
+    let order = Uuid::now_v7();
+    let reservation = checkout
+        .inventory()
+        .reserve(reserve(order, product, 30))
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
+    assert_eq!(reservation.status, ReservationStatus::Active as i32);
+    let allocations: Vec<(String, i64)> = reservation.lines[0]
+        .allocations
+        .iter()
+        .map(|a| (a.batch_id.clone(), a.quantity))
+        .collect();
+    assert_eq!(
+        allocations,
+        [(sooner.id.clone(), 25), (later.id.clone(), 5)],
+        "FEFO takes the sooner-expiring batch first"
+    );
+    assert_eq!(available(&public, product).await, 35);
+
+    // The same call again returns the same reservation and holds nothing more.
+    let again = checkout
+        .inventory()
+        .reserve(reserve(order, product, 30))
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
+    assert_eq!(again, reservation);
+    assert_eq!(available(&public, product).await, 35);
+
+    // More than is left fails with the short product named, and holds nothing.
+    let short = checkout
+        .inventory()
+        .reserve(reserve(Uuid::now_v7(), product, 36))
+        .await
+        .unwrap_err();
+    assert_eq!(short.code(), Code::FailedPrecondition);
+    let details = short.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "INSUFFICIENT_STOCK");
+    let violations = &details.precondition_failure().unwrap().violations;
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].r#type, "INSUFFICIENT_STOCK");
+    assert_eq!(violations[0].subject, format!("products/{product}"));
+    assert_eq!(violations[0].description, "requested 36, available 35");
+    assert_eq!(available(&public, product).await, 35);
+
+    // Commit sells the stock: on-hand drops, availability stays down.
+    let committed = checkout
+        .inventory()
+        .commit(CommitRequest {
+            order_id: order.to_string(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
+    assert_eq!(committed.status, ReservationStatus::Committed as i32);
+    assert_eq!(available(&public, product).await, 35);
+    let on_hand: i64 = admin
+        .inventory()
+        .list_batches(ListBatchesRequest {
+            product_id: product.to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .batches
+        .iter()
+        .map(|b| b.on_hand_quantity)
+        .sum();
+    assert_eq!(on_hand, 35);
+
+    // Releasing another order gives its stock back.
+    let other = Uuid::now_v7();
+    checkout
+        .inventory()
+        .reserve(reserve(other, product, 10))
+        .await
+        .unwrap();
+    assert_eq!(available(&public, product).await, 25);
+    let released = checkout
+        .inventory()
+        .release(ReleaseRequest {
+            order_id: other.to_string(),
+            reason: "payment declined".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
+    assert_eq!(released.status, ReservationStatus::Released as i32);
+    assert_eq!(released.release_reason, "payment declined");
+    assert_eq!(available(&public, product).await, 35);
+}
+
+#[tokio::test]
+async fn bad_inventory_requests_name_the_field() {
+    let server = start_real().await;
+    let admin = admin(&server).await;
+    let warehouse = create_warehouse(&admin, "DEL-01").await;
+    let product = Uuid::now_v7();
+    let checkout = service(&server, "checkout", CHECKOUT_SECRET).await;
+
+    let zero = admin
+        .inventory()
+        .receive_stock(receive(product, &warehouse, 0, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (zero.code(), fields(&zero)),
+        (Code::InvalidArgument, vec!["quantity".into()])
+    );
+    let past = admin
+        .inventory()
+        .receive_stock(receive(product, &warehouse, 5, -1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (past.code(), fields(&past)),
+        (Code::InvalidArgument, vec!["expire_time".into()])
+    );
+    let unknown = admin
+        .inventory()
+        .receive_stock(receive(product, &Uuid::now_v7().to_string(), 5, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (unknown.code(), fields(&unknown)),
+        (Code::InvalidArgument, vec!["warehouse_id".into()])
+    );
+    let malformed = admin
+        .inventory()
+        .receive_stock(receive(product, "not-a-uuid", 5, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (malformed.code(), fields(&malformed)),
+        (Code::InvalidArgument, vec!["warehouse_id".into()])
+    );
+    let negative = checkout
+        .inventory()
+        .reserve(reserve(Uuid::now_v7(), product, -3))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (negative.code(), fields(&negative)),
+        (Code::InvalidArgument, vec!["lines[0].quantity".into()])
+    );
+    let bad_order = checkout
+        .inventory()
+        .reserve(ReserveRequest {
+            order_id: "order-7".into(),
+            ..reserve(Uuid::now_v7(), product, 1)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (bad_order.code(), fields(&bad_order)),
+        (Code::InvalidArgument, vec!["order_id".into()])
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_default_reserves_and_commits() {
+    let server = start("all", vec![]);
+    let admin = admin(&server).await;
+    let warehouse = create_warehouse(&admin, "EMB-01").await;
+    let product = Uuid::now_v7();
+    admin
+        .inventory()
+        .receive_stock(receive(product, &warehouse, 12, 4))
+        .await
+        .unwrap();
+    let checkout = service(&server, "checkout", CHECKOUT_SECRET).await;
+    let order = Uuid::now_v7();
+
+    checkout
+        .inventory()
+        .reserve(reserve(order, product, 5))
+        .await
+        .unwrap();
+    let committed = checkout
+        .inventory()
+        .commit(CommitRequest {
+            order_id: order.to_string(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap();
+
+    assert_eq!(committed.status, ReservationStatus::Committed as i32);
+    assert_eq!(available(&client(&server), product).await, 7);
+}
