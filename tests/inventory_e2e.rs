@@ -7,9 +7,9 @@ use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::common::v1::Address;
 use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
 use mandi_sdk::proto::mandi::inventory::v1::{
-    CommitRequest, CreateWarehouseRequest, GetAvailabilityRequest, ListBatchesRequest,
-    ReceiveStockRequest, ReleaseRequest, ReservationLine, ReservationStatus, ReserveRequest,
-    Warehouse,
+    CommitRequest, CreateWarehouseRequest, GetAvailabilityRequest, GetStockPolicyRequest,
+    ListBatchesRequest, ReceiveStockRequest, ReleaseRequest, ReservationLine, ReservationStatus,
+    ReserveRequest, StockPolicy, UpdateStockPolicyRequest, Warehouse,
 };
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::sign_up;
@@ -316,6 +316,176 @@ async fn checkout_reserves_first_expiring_stock_and_never_more_than_is_there() {
     assert_eq!(released.status, ReservationStatus::Released as i32);
     assert_eq!(released.release_reason, "payment declined");
     assert_eq!(available(&public, product).await, 35);
+}
+
+async fn low_stock(mandi: &Mandi, product: Uuid) -> bool {
+    mandi
+        .inventory()
+        .get_availability(GetAvailabilityRequest {
+            product_id: product.to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .availability
+        .unwrap()
+        .low_stock
+}
+
+#[tokio::test]
+async fn a_product_policy_overrides_the_default_low_stock_threshold() {
+    // Arrange: 15 units, above the default threshold of 10.
+    let server = start_real().await;
+    let admin = admin(&server).await;
+    let warehouse = create_warehouse(&admin, "POL-01").await;
+    let product = Uuid::now_v7();
+    admin
+        .inventory()
+        .receive_stock(receive(product, &warehouse, 15, 6))
+        .await
+        .unwrap();
+    let public = client(&server);
+    let defaults = admin
+        .inventory()
+        .get_stock_policy(GetStockPolicyRequest {
+            product_id: product.to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    assert_eq!(
+        (
+            defaults.low_stock_threshold,
+            defaults.expiry_warning_days,
+            defaults.update_time
+        ),
+        (10, 3, None)
+    );
+    assert!(!low_stock(&public, product).await);
+
+    // Act: raise the threshold to 20, leaving the expiry warning alone.
+    let update = UpdateStockPolicyRequest {
+        policy: Some(StockPolicy {
+            product_id: product.to_string(),
+            low_stock_threshold: 20,
+            expiry_warning_days: 99,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["low_stock_threshold".into()],
+        }),
+        request_id: Uuid::now_v7().to_string(),
+    };
+    let updated = admin
+        .inventory()
+        .update_stock_policy(update.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+
+    // Assert: the new threshold is kept and flips low_stock; the masked-out field is not.
+    assert_eq!(updated.name, format!("stockPolicies/{product}"));
+    assert_eq!(
+        (updated.low_stock_threshold, updated.expiry_warning_days),
+        (20, 3)
+    );
+    assert!(updated.update_time.is_some());
+    let read = admin
+        .inventory()
+        .get_stock_policy(GetStockPolicyRequest {
+            product_id: product.to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    assert_eq!(read, updated);
+    assert!(low_stock(&public, product).await);
+
+    // A customer may not change policies, and an output-only path is refused.
+    let customer = client(&server);
+    sign_up(&customer, "policy-shopper@example.com").await;
+    let denied = customer
+        .inventory()
+        .update_stock_policy(update.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let output_only = admin
+        .inventory()
+        .update_stock_policy(UpdateStockPolicyRequest {
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["update_time".into()],
+            }),
+            request_id: String::new(),
+            ..update
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (output_only.code(), fields(&output_only)),
+        (Code::InvalidArgument, vec!["update_mask".into()])
+    );
+}
+
+#[tokio::test]
+async fn a_retried_receipt_creates_one_batch_and_a_reused_key_is_refused() {
+    // Arrange
+    let server = start_real().await;
+    let admin = admin(&server).await;
+    let warehouse = create_warehouse(&admin, "IDM-01").await;
+    let product = Uuid::now_v7();
+    let receipt = receive(product, &warehouse, 30, 5);
+
+    // Act: the same receipt twice, then the same key with another quantity.
+    let first = admin
+        .inventory()
+        .receive_stock(receipt.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .batch
+        .unwrap();
+    let retried = admin
+        .inventory()
+        .receive_stock(receipt.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .batch
+        .unwrap();
+    let reused = admin
+        .inventory()
+        .receive_stock(ReceiveStockRequest {
+            quantity: 31,
+            ..receipt
+        })
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(retried.id, first.id);
+    let batches = admin
+        .inventory()
+        .list_batches(ListBatchesRequest {
+            product_id: product.to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .batches;
+    assert_eq!(batches.len(), 1);
+    assert_eq!(available(&client(&server), product).await, 30);
+    assert_eq!(
+        (reused.code(), fields(&reused)),
+        (Code::InvalidArgument, vec!["request_id".into()])
+    );
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod errors;
+pub mod events;
 pub mod metrics;
 pub mod observe;
 pub mod paging;

@@ -1,11 +1,15 @@
 //! Inventory's types and rules: warehouses, perishable batches, stock adjustments,
-//! reservations and the FEFO allocation rule, and the errors the service can report.
+//! reservations and the FEFO allocation rule, stock policies, and the errors the service can report.
 //! No I/O here.
 
+mod listing;
+mod policy;
 mod reservation;
 mod stock;
 mod warehouse;
 
+pub use listing::{AdjustmentFilter, BatchFilter};
+pub use policy::{MAX_EXPIRY_WARNING_DAYS, RequestRecord, StockPolicy};
 pub use reservation::{
     Allocation, MAX_LINES, MAX_TTL, MIN_TTL, Reservation, ReservationLine, ReservationStatus,
     ReserveRequest, ShortLine, allocate_fefo, merge_lines,

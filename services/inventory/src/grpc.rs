@@ -2,6 +2,8 @@
 //! inventory errors to gRPC statuses.
 
 mod convert;
+mod idempotency;
+mod policy;
 mod status;
 
 use std::sync::Arc;
@@ -20,10 +22,16 @@ use convert::{
     batch_to_proto, from_timestamp, new_warehouse, parse_id, parse_optional_id, reservation_lines,
     reservation_to_proto, unit_cost, warehouse_to_proto,
 };
+use idempotency::Idempotency;
 use status::{paging_status, to_status};
 
-use crate::domain::{InventoryError, NewAdjustment, NewBatch, ReserveRequest};
+use crate::domain::{
+    AdjustmentFilter, BatchFilter, InventoryError, NewAdjustment, NewBatch, ReservationStatus,
+    ReserveRequest,
+};
+use crate::stock_watch::StockWatch;
 use crate::store::InventoryStore;
+use mandi_runtime::events::EventPublisher;
 
 const DOMAIN: &str = "mandi.inventory";
 
@@ -67,20 +75,27 @@ pub struct GrpcSettings {
     pub default_ttl: Duration,
     /// `Availability.low_stock` is set at or below this; 0 disables it.
     pub low_stock_threshold: i64,
+    /// Expiry warning lead time, in days, of products without their own policy.
+    pub expiry_warning_days: i32,
     /// Currency of batch unit costs.
     pub currency: Currency,
 }
 
 /// Serves `mandi.inventory.v1.InventoryService`.
-pub struct InventoryGrpc<S> {
+pub struct InventoryGrpc<S, P> {
     store: Arc<S>,
     settings: GrpcSettings,
+    watch: StockWatch<S, P>,
 }
 
-impl<S> InventoryGrpc<S> {
-    /// Serves `store` with `settings`.
-    pub fn new(store: Arc<S>, settings: GrpcSettings) -> Self {
-        Self { store, settings }
+impl<S, P> InventoryGrpc<S, P> {
+    /// Serves `store` with `settings`, publishing events through `watch`.
+    pub fn new(store: Arc<S>, settings: GrpcSettings, watch: StockWatch<S, P>) -> Self {
+        Self {
+            store,
+            settings,
+            watch,
+        }
     }
 }
 
@@ -104,8 +119,8 @@ fn authorize_reservation<T>(request: &Request<T>) -> Result<(), Status> {
 }
 
 fn request_id(value: &str) -> Result<(), Status> {
-    // Accepted and bounded; the store keeps no idempotency keys yet, so retries rely on
-    // each RPC's natural key (warehouse code, order id).
+    // Accepted and bounded for the RPCs whose natural key makes retries safe (order id,
+    // expiry instant); see `idempotency` for those that record their keys.
     if value.len() > 128 {
         return Err(errors::invalid_argument(
             DOMAIN,
@@ -115,8 +130,12 @@ fn request_id(value: &str) -> Result<(), Status> {
     Ok(())
 }
 
-fn unimplemented(what: &str) -> Status {
-    errors::status(Code::Unimplemented, what, DOMAIN, "NOT_IMPLEMENTED")
+/// Reads a page token's position back: an instant in microseconds and an id.
+fn cursor_position(at: i64, id: &str) -> Result<(DateTime<Utc>, Uuid), InventoryError> {
+    let bad = || InventoryError::invalid("page_token", "is not a token this service issued");
+    let at = DateTime::from_timestamp_micros(at).ok_or_else(bad)?;
+    let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok((at, id))
 }
 
 /// Keeps the first `limit` items and returns the token for the rest (empty at the end).
@@ -158,13 +177,30 @@ fn proto_ttl(ttl: Option<prost_types::Duration>) -> Result<Option<Duration>, Inv
 }
 
 #[tonic::async_trait]
-impl<S: InventoryStore> pb::inventory_service_server::InventoryService for InventoryGrpc<S> {
+impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::InventoryService
+    for InventoryGrpc<S, P>
+{
     async fn create_warehouse(
         &self,
         request: Request<pb::CreateWarehouseRequest>,
     ) -> Result<Response<pb::CreateWarehouseResponse>, Status> {
+        let subject = caller(&request)?.subject.clone();
         let req = request.into_inner();
-        request_id(&req.request_id)?;
+        let idempotency =
+            Idempotency::of("CreateWarehouse", &subject, &req.request_id, &req, |r| {
+                r.request_id.clear()
+            })?;
+        if let Some(id) = self.already_done(&idempotency).await? {
+            let warehouse = self
+                .store
+                .warehouse(id)
+                .await
+                .map_err(to_status)?
+                .ok_or_else(|| to_status(InventoryError::NotFound(format!("warehouse {id}"))))?;
+            return Ok(Response::new(pb::CreateWarehouseResponse {
+                warehouse: Some(warehouse_to_proto(warehouse)),
+            }));
+        }
         let warehouse = new_warehouse(req.warehouse.unwrap_or_default())
             .into_warehouse(Utc::now())
             .map_err(|v| to_status(InventoryError::Invalid(v)))?;
@@ -172,6 +208,7 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
             .create_warehouse(&warehouse)
             .await
             .map_err(to_status)?;
+        self.remember(idempotency, warehouse.id).await?;
         Ok(Response::new(pb::CreateWarehouseResponse {
             warehouse: Some(warehouse_to_proto(warehouse)),
         }))
@@ -218,8 +255,22 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
         &self,
         request: Request<pb::ReceiveStockRequest>,
     ) -> Result<Response<pb::ReceiveStockResponse>, Status> {
+        let subject = caller(&request)?.subject.clone();
         let req = request.into_inner();
-        request_id(&req.request_id)?;
+        let idempotency = Idempotency::of("ReceiveStock", &subject, &req.request_id, &req, |r| {
+            r.request_id.clear();
+        })?;
+        if let Some(id) = self.already_done(&idempotency).await? {
+            let batch = self
+                .store
+                .batch(id)
+                .await
+                .map_err(to_status)?
+                .ok_or_else(|| to_status(InventoryError::NotFound(format!("batch {id}"))))?;
+            return Ok(Response::new(pb::ReceiveStockResponse {
+                batch: Some(batch_to_proto(batch, &self.settings.currency, Utc::now())),
+            }));
+        }
         let product_id = parse_id("product_id", &req.product_id).map_err(to_status)?;
         let warehouse_id = parse_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
         let expires_at = match &req.expire_time {
@@ -253,6 +304,7 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
         .into_batch(now)
         .map_err(|v| to_status(InventoryError::Invalid(v)))?;
         self.store.receive_batch(&batch).await.map_err(to_status)?;
+        self.remember(idempotency, batch.id).await?;
         Ok(Response::new(pb::ReceiveStockResponse {
             batch: Some(batch_to_proto(batch, &self.settings.currency, now)),
         }))
@@ -264,7 +316,28 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
     ) -> Result<Response<pb::AdjustStockResponse>, Status> {
         let actor = caller(&request)?.subject.clone();
         let req = request.into_inner();
-        request_id(&req.request_id)?;
+        let idempotency = Idempotency::of("AdjustStock", &actor, &req.request_id, &req, |r| {
+            r.request_id.clear();
+        })?;
+        if let Some(id) = self.already_done(&idempotency).await? {
+            let not_found = || to_status(InventoryError::NotFound(format!("adjustment {id}")));
+            let adjustment = self
+                .store
+                .adjustment(id)
+                .await
+                .map_err(to_status)?
+                .ok_or_else(not_found)?;
+            let batch = self
+                .store
+                .batch(adjustment.batch_id)
+                .await
+                .map_err(to_status)?
+                .ok_or_else(not_found)?;
+            return Ok(Response::new(pb::AdjustStockResponse {
+                batch: Some(batch_to_proto(batch, &self.settings.currency, Utc::now())),
+                adjustment: Some(adjustment_to_proto(adjustment)),
+            }));
+        }
         let batch_id = parse_id("batch_id", &req.batch_id).map_err(to_status)?;
         let adjustment = NewAdjustment {
             batch_id,
@@ -282,6 +355,7 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
             .adjust_batch(&adjustment, now)
             .await
             .map_err(to_status)?;
+        self.remember(idempotency, adjustment.id).await?;
         Ok(Response::new(pb::AdjustStockResponse {
             batch: Some(batch_to_proto(batch, &self.settings.currency, now)),
             adjustment: Some(adjustment_to_proto(adjustment)),
@@ -294,21 +368,15 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
     ) -> Result<Response<pb::ListStockAdjustmentsResponse>, Status> {
         let req = request.into_inner();
         let limit = paging::page_size(req.page_size, 50, 200).map_err(paging_status)?;
-        // The store reads the audit trail one batch at a time (`adjustments_of`); a query
-        // across batches is not there yet.
-        if req.batch_id.is_empty() {
-            return Err(unimplemented(
-                "listing adjustments across batches is not supported yet: the store can only \
-                 read one batch's audit trail, so batch_id is required",
-            ));
-        }
-        let batch_id = parse_id("batch_id", &req.batch_id).map_err(to_status)?;
-        let product_id = parse_optional_id("product_id", &req.product_id).map_err(to_status)?;
-        let warehouse_id =
-            parse_optional_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
-        let reason = match req.reason {
-            0 => None,
-            value => Some(adjustment_reason(value).map_err(to_status)?),
+        let filter = AdjustmentFilter {
+            batch_id: parse_optional_id("batch_id", &req.batch_id).map_err(to_status)?,
+            product_id: parse_optional_id("product_id", &req.product_id).map_err(to_status)?,
+            warehouse_id: parse_optional_id("warehouse_id", &req.warehouse_id)
+                .map_err(to_status)?,
+            reason: match req.reason {
+                0 => None,
+                value => Some(adjustment_reason(value).map_err(to_status)?),
+            },
         };
         let fingerprint = paging::fingerprint(&(
             &req.batch_id,
@@ -316,23 +384,17 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
             &req.warehouse_id,
             req.reason,
         ));
-        let after: Option<(i64, String)> =
+        let before: Option<(i64, String)> =
             paging::decode_token(&req.page_token, &fingerprint).map_err(paging_status)?;
-        let mut adjustments: Vec<_> = self
+        let before = before
+            .map(|(at, id)| cursor_position(at, &id))
+            .transpose()
+            .map_err(to_status)?;
+        let mut adjustments = self
             .store
-            .adjustments_of(batch_id)
+            .list_adjustments(&filter, before, limit + 1)
             .await
-            .map_err(to_status)?
-            .into_iter()
-            .filter(|a| product_id.is_none_or(|id| a.product_id == id))
-            .filter(|a| warehouse_id.is_none_or(|id| a.warehouse_id == id))
-            .filter(|a| reason.is_none_or(|r| a.reason == r))
-            .collect();
-        // Newest first, ties by id, so the cursor is a strict position.
-        adjustments.sort_by_key(|a| std::cmp::Reverse((a.created_at, a.id)));
-        if let Some((at, id)) = &after {
-            adjustments.retain(|a| (micros(a.created_at), a.id.to_string()) < (*at, id.clone()));
-        }
+            .map_err(to_status)?;
         let next_page_token = next_token(&mut adjustments, limit, &fingerprint, |a| {
             (micros(a.created_at), a.id.to_string())
         });
@@ -348,13 +410,8 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
     ) -> Result<Response<pb::WriteOffExpiredResponse>, Status> {
         let req = request.into_inner();
         request_id(&req.request_id)?;
-        if !req.warehouse_id.is_empty() {
-            parse_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
-            return Err(unimplemented(
-                "writing off one warehouse is not supported yet: the store writes off every \
-                 warehouse at once, so leave warehouse_id empty",
-            ));
-        }
+        let warehouse_id =
+            parse_optional_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
         let now = Utc::now();
         let as_of = match &req.as_of_time {
             Some(at) => from_timestamp("as_of_time", at).map_err(to_status)?,
@@ -368,7 +425,7 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
         }
         let adjustments = self
             .store
-            .write_off_expired(as_of)
+            .write_off_expired(as_of, warehouse_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::WriteOffExpiredResponse {
@@ -382,55 +439,47 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
     ) -> Result<Response<pb::ListBatchesResponse>, Status> {
         let req = request.into_inner();
         let limit = paging::page_size(req.page_size, 50, 200).map_err(paging_status)?;
-        // The store lists batches per product (`batches_of`); the other filters and the
-        // paging are applied here over that product's batches.
-        if req.product_id.is_empty() {
-            return Err(unimplemented(
-                "listing batches across products is not supported yet: the store can only \
-                 list one product's batches, so product_id is required",
-            ));
-        }
-        let product_id = parse_id("product_id", &req.product_id).map_err(to_status)?;
-        let warehouse_id =
-            parse_optional_id("warehouse_id", &req.warehouse_id).map_err(to_status)?;
-        let status = batch_status_filter(req.status).map_err(to_status)?;
-        let expire_before = req
-            .expire_before
-            .as_ref()
-            .map(|at| from_timestamp("expire_before", at))
-            .transpose()
-            .map_err(to_status)?;
+        let filter = BatchFilter {
+            product_id: parse_optional_id("product_id", &req.product_id).map_err(to_status)?,
+            warehouse_id: parse_optional_id("warehouse_id", &req.warehouse_id)
+                .map_err(to_status)?,
+            status: batch_status_filter(req.status).map_err(to_status)?,
+            expires_before: req
+                .expire_before
+                .as_ref()
+                .map(|at| from_timestamp("expire_before", at))
+                .transpose()
+                .map_err(to_status)?,
+        };
         let fingerprint = paging::fingerprint(&(
             &req.product_id,
             &req.warehouse_id,
             req.status,
-            expire_before.map(micros),
+            filter.expires_before.map(micros),
         ));
         let after: Option<(i64, i64, String)> =
             paging::decode_token(&req.page_token, &fingerprint).map_err(paging_status)?;
+        let after = after
+            .map(|(expires, received, id)| {
+                let (expires, id) = cursor_position(expires, &id)?;
+                let (received, _) = cursor_position(received, &id.to_string())?;
+                Ok::<_, InventoryError>((expires, received, id))
+            })
+            .transpose()
+            .map_err(to_status)?;
         let now = Utc::now();
-        let key = |b: &crate::domain::Batch| {
+        let mut batches = self
+            .store
+            .list_batches(&filter, now, after, limit + 1)
+            .await
+            .map_err(to_status)?;
+        let next_page_token = next_token(&mut batches, limit, &fingerprint, |b| {
             (
                 micros(b.expires_at),
                 micros(b.received_at),
                 b.id.to_string(),
             )
-        };
-        let mut batches: Vec<_> = self
-            .store
-            .batches_of(product_id)
-            .await
-            .map_err(to_status)?
-            .into_iter()
-            .filter(|b| warehouse_id.is_none_or(|id| b.warehouse_id == id))
-            .filter(|b| status.is_none_or(|s| b.status(now) == s))
-            .filter(|b| expire_before.is_none_or(|at| b.expires_at < at))
-            .collect();
-        batches.sort_by_key(key);
-        if let Some(after) = &after {
-            batches.retain(|b| key(b) > *after);
-        }
-        let next_page_token = next_token(&mut batches, limit, &fingerprint, key);
+        });
         let currency = &self.settings.currency;
         Ok(Response::new(pb::ListBatchesResponse {
             batches: batches
@@ -446,6 +495,7 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
         request: Request<pb::GetAvailabilityRequest>,
     ) -> Result<Response<pb::GetAvailabilityResponse>, Status> {
         let id = parse_id("product_id", &request.get_ref().product_id).map_err(to_status)?;
+        let thresholds = self.thresholds(&[id]).await?;
         let availability = self
             .store
             .availability(&[id], Utc::now())
@@ -453,7 +503,10 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
             .map_err(to_status)?
             .into_iter()
             .next()
-            .map(|a| availability_to_proto(a, self.settings.low_stock_threshold));
+            .map(|a| {
+                let threshold = thresholds.of(a.product_id);
+                availability_to_proto(a, threshold)
+            });
         Ok(Response::new(pb::GetAvailabilityResponse { availability }))
     }
 
@@ -478,14 +531,17 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
                 ids.push(id);
             }
         }
-        let threshold = self.settings.low_stock_threshold;
+        let thresholds = self.thresholds(&ids).await?;
         let availabilities = self
             .store
             .availability(&ids, Utc::now())
             .await
             .map_err(to_status)?
             .into_iter()
-            .map(|a| availability_to_proto(a, threshold))
+            .map(|a| {
+                let threshold = thresholds.of(a.product_id);
+                availability_to_proto(a, threshold)
+            })
             .collect();
         Ok(Response::new(pb::BatchGetAvailabilityResponse {
             availabilities,
@@ -494,19 +550,18 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
 
     async fn get_stock_policy(
         &self,
-        _request: Request<pb::GetStockPolicyRequest>,
+        request: Request<pb::GetStockPolicyRequest>,
     ) -> Result<Response<pb::GetStockPolicyResponse>, Status> {
-        Err(unimplemented(
-            "stock policies are not supported yet: the store has no per-product policy table",
-        ))
+        Ok(Response::new(self.get_policy(request.into_inner()).await?))
     }
 
     async fn update_stock_policy(
         &self,
-        _request: Request<pb::UpdateStockPolicyRequest>,
+        request: Request<pb::UpdateStockPolicyRequest>,
     ) -> Result<Response<pb::UpdateStockPolicyResponse>, Status> {
-        Err(unimplemented(
-            "stock policies are not supported yet: the store has no per-product policy table",
+        let subject = caller(&request)?.subject.clone();
+        Ok(Response::new(
+            self.update_policy(&subject, request.into_inner()).await?,
         ))
     }
 
@@ -526,11 +581,25 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
         // stock expires soonest, not the nearest one.
         let reserve = ReserveRequest::new(order_id, lines, req.allow_split_warehouses, Some(ttl))
             .map_err(|v| to_status(InventoryError::Invalid(v)))?;
+        // Events describe changes: a repeated Reserve that returns the existing hold
+        // publishes nothing.
+        let existed = self
+            .store
+            .reservation(order_id)
+            .await
+            .map_err(to_status)?
+            .is_some();
+        let products: Vec<Uuid> = reserve.lines.iter().map(|l| l.product_id).collect();
+        let before = self.watch.before(&products).await;
         let reservation = self
             .store
             .reserve(&reserve, Utc::now())
             .await
             .map_err(to_status)?;
+        if !existed {
+            self.watch.events().reserved(&reservation).await;
+            self.watch.after(before).await;
+        }
         Ok(Response::new(pb::ReserveResponse {
             reservation: Some(reservation_to_proto(reservation)),
         }))
@@ -544,11 +613,15 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
         let req = request.into_inner();
         request_id(&req.request_id)?;
         let order_id = parse_id("order_id", &req.order_id).map_err(to_status)?;
+        let was = self.store.reservation(order_id).await.map_err(to_status)?;
         let reservation = self
             .store
             .commit(order_id, Utc::now())
             .await
             .map_err(to_status)?;
+        if was.is_some_and(|r| r.status == ReservationStatus::Active) {
+            self.watch.events().committed(&reservation).await;
+        }
         Ok(Response::new(pb::CommitResponse {
             reservation: Some(reservation_to_proto(reservation)),
         }))
@@ -568,11 +641,27 @@ impl<S: InventoryStore> pb::inventory_service_server::InventoryService for Inven
                 format!("must be at most {MAX_RELEASE_REASON_CHARS} characters"),
             )));
         }
+        let was = self.store.reservation(order_id).await.map_err(to_status)?;
+        let holding = was.as_ref().is_some_and(|r| {
+            matches!(
+                r.status,
+                ReservationStatus::Active | ReservationStatus::Committed
+            )
+        });
+        let products: Vec<Uuid> = was
+            .iter()
+            .flat_map(|r| r.lines.iter().map(|l| l.product_id))
+            .collect();
+        let before = self.watch.before(&products).await;
         let reservation = self
             .store
             .release(order_id, req.reason.trim(), Utc::now())
             .await
             .map_err(to_status)?;
+        if holding && let Some(released) = &reservation {
+            self.watch.events().released(released).await;
+            self.watch.after(before).await;
+        }
         Ok(Response::new(pb::ReleaseResponse {
             reservation: reservation.map(reservation_to_proto),
         }))

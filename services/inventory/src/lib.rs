@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod events;
 pub mod grpc;
+pub mod stock_watch;
 pub mod store;
 
 use std::sync::Arc;
@@ -18,8 +20,12 @@ use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::inventory::v1::inventory_service_server::InventoryServiceServer;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::{MAX_TTL, MIN_TTL};
+use mandi_runtime::events::{EventPublisher, InProcessPublisher};
+
+use crate::domain::{MAX_EXPIRY_WARNING_DAYS, MAX_TTL, MIN_TTL};
+use crate::events::InventoryEvents;
 use crate::grpc::{Currency, GrpcSettings, InventoryGrpc};
+use crate::stock_watch::StockWatch;
 use crate::store::InventoryStore;
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgStore;
@@ -50,6 +56,10 @@ pub struct InventoryConfig {
     /// `MANDI_INVENTORY__LOW_STOCK_THRESHOLD`: availability at or below this is low
     /// (default 10; 0 disables).
     pub low_stock_threshold: i64,
+    /// `MANDI_INVENTORY__EXPIRY_WARNING_DAYS`: how many days before expiry a batch counts
+    /// as expiring soon, for products without their own policy (default 3, 0..=365; 0
+    /// disables).
+    pub expiry_warning_days: i32,
     /// `MANDI_INVENTORY__CURRENCY`: currency of batch unit costs (default INR).
     pub currency: String,
 }
@@ -97,6 +107,14 @@ impl InventoryConfig {
                 "must not be negative",
             ));
         }
+        let expiry_warning_days: i32 = env.get_or("MANDI_INVENTORY__EXPIRY_WARNING_DAYS", 3)?;
+        if !(0..=MAX_EXPIRY_WARNING_DAYS).contains(&expiry_warning_days) {
+            return Err(invalid(
+                env,
+                "MANDI_INVENTORY__EXPIRY_WARNING_DAYS",
+                "must be between 0 and 365",
+            ));
+        }
         let currency: String = env.get_or("MANDI_INVENTORY__CURRENCY", "INR".to_owned())?;
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(invalid(
@@ -110,6 +128,7 @@ impl InventoryConfig {
             reservation_ttl,
             sweep_interval,
             low_stock_threshold,
+            expiry_warning_days,
             currency,
         })
     }
@@ -138,20 +157,32 @@ pub async fn module(config: InventoryConfig) -> anyhow::Result<Module> {
 
 fn build<S: InventoryStore>(store: S, config: &InventoryConfig) -> anyhow::Result<Module> {
     let store = Arc::new(store);
-    spawn_reservation_sweeper(&store, config.sweep_interval);
+    // In process until the Kafka issue lands; consumers subscribe to this publisher.
+    let events = InventoryEvents::new(InProcessPublisher::default());
+    spawn_reservation_sweeper(
+        &store,
+        StockWatch::new(store.clone(), events.clone(), config.low_stock_threshold),
+        config.sweep_interval,
+    );
     let settings = GrpcSettings {
         default_ttl: chrono::Duration::from_std(config.reservation_ttl)
             .context("MANDI_INVENTORY__RESERVATION_TTL is out of range")?,
         low_stock_threshold: config.low_stock_threshold,
+        expiry_warning_days: config.expiry_warning_days,
         currency: Currency(config.currency.clone()),
     };
-    let service = InventoryServiceServer::new(InventoryGrpc::new(store, settings));
+    let watch = StockWatch::new(store.clone(), events, config.low_stock_threshold);
+    let service = InventoryServiceServer::new(InventoryGrpc::new(store, settings, watch));
     Ok(Module::new(service, grpc::POLICIES))
 }
 
 /// Expires reservations whose TTL ran out every `interval`, for as long as the service
 /// lives. The store expires each reservation once even when several replicas sweep.
-fn spawn_reservation_sweeper<S: InventoryStore>(store: &Arc<S>, interval: Duration) {
+fn spawn_reservation_sweeper<S: InventoryStore, P: EventPublisher>(
+    store: &Arc<S>,
+    watch: StockWatch<S, P>,
+    interval: Duration,
+) {
     let store = Arc::downgrade(store);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
@@ -163,14 +194,34 @@ fn spawn_reservation_sweeper<S: InventoryStore>(store: &Arc<S>, interval: Durati
             };
             match store.expire_due(Utc::now()).await {
                 Ok(expired) if expired.is_empty() => {}
-                Ok(expired) => tracing::info!(
-                    expired = expired.len(),
-                    "lapsed reservations expired and their stock released"
-                ),
+                Ok(expired) => {
+                    tracing::info!(
+                        expired = expired.len(),
+                        "lapsed reservations expired and their stock released"
+                    );
+                    announce_expired(store.as_ref(), &watch, &expired).await;
+                }
                 Err(error) => tracing::warn!(%error, "cannot expire lapsed reservations"),
             }
         }
     });
+}
+
+/// Publishes InventoryReleased (cause EXPIRED) for each expired order.
+async fn announce_expired<S: InventoryStore, P: EventPublisher>(
+    store: &S,
+    watch: &StockWatch<S, P>,
+    orders: &[uuid::Uuid],
+) {
+    for order in orders {
+        match store.reservation(*order).await {
+            Ok(Some(reservation)) => watch.events().released(&reservation).await,
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, order_id = %order, "cannot read an expired reservation")
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +246,18 @@ mod tests {
         assert_eq!(config.reservation_ttl, Duration::from_secs(900));
         assert_eq!(config.sweep_interval, Duration::from_secs(30));
         assert_eq!(config.low_stock_threshold, 10);
+        assert_eq!(config.expiry_warning_days, 3);
+    }
+
+    #[test]
+    fn an_expiry_warning_beyond_a_year_is_refused() {
+        let env = Env::from_pairs([("MANDI_INVENTORY__EXPIRY_WARNING_DAYS", "400")]);
+        let err = InventoryConfig::from_env(&env, true).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("MANDI_INVENTORY__EXPIRY_WARNING_DAYS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Availability, Batch, InventoryError, NewAdjustment, Reservation, ReserveRequest,
-    StockAdjustment, Warehouse,
+    AdjustmentFilter, Availability, Batch, BatchFilter, InventoryError, NewAdjustment,
+    RequestRecord, Reservation, ReserveRequest, StockAdjustment, StockPolicy, Warehouse,
 };
 
 /// A storage failure.
@@ -70,6 +70,16 @@ pub trait InventoryStore: Send + Sync + 'static {
     fn batches_of(
         &self,
         product_id: Uuid,
+    ) -> impl Future<Output = Result<Vec<Batch>, InventoryError>> + Send;
+
+    /// Up to `limit` batches passing `filter` at `now`, in FEFO order (expiry, receipt,
+    /// id), starting after the batch whose FEFO key is `after` (for page tokens).
+    fn list_batches(
+        &self,
+        filter: &BatchFilter,
+        now: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, DateTime<Utc>, Uuid)>,
+        limit: usize,
     ) -> impl Future<Output = Result<Vec<Batch>, InventoryError>> + Send;
 
     /// Availability of each distinct product at `now`, in the order asked (see
@@ -139,13 +149,62 @@ pub trait InventoryStore: Send + Sync + 'static {
         batch_id: Uuid,
     ) -> impl Future<Output = Result<Vec<StockAdjustment>, InventoryError>> + Send;
 
-    /// Writes off the unreserved on-hand quantity of every batch expired by `now`, with an
+    /// Up to `limit` audit records passing `filter`, newest first (creation, then id,
+    /// both descending), starting after the record whose key is `before`.
+    fn list_adjustments(
+        &self,
+        filter: &AdjustmentFilter,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StockAdjustment>, InventoryError>> + Send;
+
+    /// The audit record with this id.
+    fn adjustment(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<StockAdjustment>, InventoryError>> + Send;
+
+    /// Writes off the unreserved on-hand quantity of every batch expired by `now` (only in
+    /// `warehouse_id` when given), with an
     /// EXPIRED audit record each (actor `service:inventory`). Reserved quantity stays
     /// until its reservation ends; a later run writes off what comes back. Safe to repeat.
     fn write_off_expired(
         &self,
         now: DateTime<Utc>,
+        warehouse_id: Option<Uuid>,
     ) -> impl Future<Output = Result<Vec<StockAdjustment>, InventoryError>> + Send;
+
+    /// The stored policy of a product; `None` means the configured defaults apply.
+    fn stock_policy(
+        &self,
+        product_id: Uuid,
+    ) -> impl Future<Output = Result<Option<StockPolicy>, InventoryError>> + Send;
+
+    /// The stored policies among `product_ids`, in no particular order; products without
+    /// one are left out.
+    fn stock_policies(
+        &self,
+        product_ids: &[Uuid],
+    ) -> impl Future<Output = Result<Vec<StockPolicy>, InventoryError>> + Send;
+
+    /// Stores a product's policy, replacing any earlier one; `updated_at` must be set.
+    fn put_stock_policy(
+        &self,
+        policy: &StockPolicy,
+    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+
+    /// What was recorded for an idempotency key.
+    fn recall_request(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<RequestRecord>, InventoryError>> + Send;
+
+    /// Records a mutation made with an idempotency key; the first record of a key wins and
+    /// later ones are ignored.
+    fn remember_request(
+        &self,
+        record: &RequestRecord,
+    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
 }
 
 /// The actor recorded on write-offs.

@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mandi_inventory::domain::{
-    AdjustmentReason, Batch, BatchStatus, InventoryError, Location, NewAdjustment, NewBatch,
-    NewWarehouse, ReservationLine, ReservationStatus, ReserveRequest, ShortLine, Warehouse,
+    AdjustmentFilter, AdjustmentReason, Batch, BatchFilter, BatchStatus, InventoryError, Location,
+    NewAdjustment, NewBatch, NewWarehouse, RequestRecord, ReservationLine, ReservationStatus,
+    ReserveRequest, ShortLine, StockPolicy, Warehouse,
 };
 use mandi_inventory::store::memory::MemoryStore;
 use mandi_inventory::store::postgres::PgStore;
@@ -618,10 +619,10 @@ async fn expired_unreserved_stock_is_written_off(store: impl InventoryStore) {
         .reserve(&request(order, &[(berries, 4)], true, 120), at)
         .await
         .unwrap();
-    assert!(store.write_off_expired(at).await.unwrap().is_empty());
+    assert!(store.write_off_expired(at, None).await.unwrap().is_empty());
 
     let later = at + Duration::hours(1);
-    let written = store.write_off_expired(later).await.unwrap();
+    let written = store.write_off_expired(later, None).await.unwrap();
     assert_eq!(written.len(), 1);
     assert_eq!(
         (
@@ -639,17 +640,201 @@ async fn expired_unreserved_stock_is_written_off(store: impl InventoryStore) {
     );
     assert_eq!(stock(&store, fresh.id).await, (10, 0));
     assert!(
-        store.write_off_expired(later).await.unwrap().is_empty(),
+        store
+            .write_off_expired(later, None)
+            .await
+            .unwrap()
+            .is_empty(),
         "repeatable"
     );
     assert_eq!(store.adjustments_of(stale.id).await.unwrap(), written);
 
     // What the reservation gives back is written off by the next run.
     store.release(order, "cancelled", later).await.unwrap();
-    let rest = store.write_off_expired(later).await.unwrap();
+    let rest = store.write_off_expired(later, None).await.unwrap();
     assert_eq!((rest.len(), rest[0].delta), (1, -4));
     assert_eq!(stock(&store, stale.id).await, (0, 0));
     assert_eq!(available(&store, berries, later).await, 10);
+}
+
+async fn stock_policies_are_absent_until_put_and_replaced_by_later_puts(
+    store: impl InventoryStore,
+) {
+    let (tomatoes, onions) = (Uuid::now_v7(), Uuid::now_v7());
+    assert_eq!(store.stock_policy(tomatoes).await.unwrap(), None);
+
+    let first = StockPolicy {
+        product_id: tomatoes,
+        low_stock_threshold: 25,
+        expiry_warning_days: 2,
+        updated_at: Some(now()),
+    };
+    store.put_stock_policy(&first).await.unwrap();
+    let second = StockPolicy {
+        low_stock_threshold: 40,
+        updated_at: Some(now() + Duration::seconds(1)),
+        ..first.clone()
+    };
+    store.put_stock_policy(&second).await.unwrap();
+
+    assert_eq!(
+        store.stock_policy(tomatoes).await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.stock_policy(onions).await.unwrap(), None);
+    assert_eq!(
+        store.stock_policies(&[onions, tomatoes]).await.unwrap(),
+        vec![second]
+    );
+}
+
+async fn the_first_record_of_a_request_key_wins(store: impl InventoryStore) {
+    let key = format!("user-1/{}", Uuid::now_v7());
+    assert_eq!(store.recall_request(&key).await.unwrap(), None);
+    let first = RequestRecord {
+        key: key.clone(),
+        fingerprint: "ReceiveStock:aaaa".into(),
+        target: Uuid::now_v7(),
+    };
+    store.remember_request(&first).await.unwrap();
+    store
+        .remember_request(&RequestRecord {
+            fingerprint: "ReceiveStock:bbbb".into(),
+            target: Uuid::now_v7(),
+            ..first.clone()
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(store.recall_request(&key).await.unwrap(), Some(first));
+    assert_eq!(store.recall_request("user-2/other").await.unwrap(), None);
+}
+
+async fn an_adjustment_can_be_read_back_by_id(store: impl InventoryStore) {
+    let at = now();
+    let depot = warehouse(&store, "ADJ-01", false).await;
+    let batch = receive(&store, Uuid::now_v7(), &depot, 20, Duration::days(5), at).await;
+    let (_, adjustment) = store
+        .adjust_batch(
+            &NewAdjustment {
+                batch_id: batch.id,
+                delta: -2,
+                reason: AdjustmentReason::Damaged,
+                note: "crushed crate".into(),
+                actor: "user-1".into(),
+            },
+            at,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.adjustment(adjustment.id).await.unwrap(),
+        Some(adjustment)
+    );
+    assert_eq!(store.adjustment(Uuid::now_v7()).await.unwrap(), None);
+}
+
+async fn batches_list_across_products_in_fefo_order_page_by_page(store: impl InventoryStore) {
+    let at = now();
+    let (north, south) = (
+        warehouse(&store, "LST-N", false).await,
+        warehouse(&store, "LST-S", false).await,
+    );
+    let (apples, pears) = (Uuid::now_v7(), Uuid::now_v7());
+    let late = receive(&store, apples, &north, 5, Duration::days(9), at).await;
+    let soon = receive(&store, pears, &south, 5, Duration::days(2), at).await;
+    let mid = receive(&store, pears, &north, 5, Duration::days(4), at).await;
+
+    let all = BatchFilter::default();
+    let first = store.list_batches(&all, at, None, 2).await.unwrap();
+    let after = first.last().map(Batch::fefo_key);
+    let rest = store.list_batches(&all, at, after, 2).await.unwrap();
+    let in_north = BatchFilter {
+        warehouse_id: Some(north.id),
+        status: Some(BatchStatus::Available),
+        ..BatchFilter::default()
+    };
+    let north_ids: Vec<Uuid> = store
+        .list_batches(&in_north, at, None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    let expired = BatchFilter {
+        status: Some(BatchStatus::Expired),
+        ..BatchFilter::default()
+    };
+
+    let ids = |batches: &[Batch]| batches.iter().map(|b| b.id).collect::<Vec<_>>();
+    assert_eq!(ids(&first), [soon.id, mid.id]);
+    assert_eq!(ids(&rest), [late.id]);
+    assert_eq!(north_ids, [mid.id, late.id]);
+    let later = at + Duration::days(3);
+    assert_eq!(
+        ids(&store.list_batches(&expired, later, None, 10).await.unwrap()),
+        [soon.id]
+    );
+}
+
+async fn adjustments_list_across_batches_newest_first_and_write_offs_can_stay_in_one_warehouse(
+    store: impl InventoryStore,
+) {
+    let at = now();
+    let (north, south) = (
+        warehouse(&store, "WO-N", false).await,
+        warehouse(&store, "WO-S", false).await,
+    );
+    let product = Uuid::now_v7();
+    let in_north = receive(&store, product, &north, 8, Duration::days(1), at).await;
+    let in_south = receive(&store, product, &south, 6, Duration::days(1), at).await;
+    let later = at + Duration::days(2);
+
+    let north_only = store
+        .write_off_expired(later, Some(north.id))
+        .await
+        .unwrap();
+    let rest = store
+        .write_off_expired(later + Duration::seconds(1), None)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        north_only.iter().map(|a| a.batch_id).collect::<Vec<_>>(),
+        [in_north.id]
+    );
+    assert_eq!(
+        rest.iter().map(|a| a.batch_id).collect::<Vec<_>>(),
+        [in_south.id]
+    );
+    let of_product = AdjustmentFilter {
+        product_id: Some(product),
+        ..AdjustmentFilter::default()
+    };
+    let newest = store.list_adjustments(&of_product, None, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].batch_id, in_south.id);
+    let before = Some((newest[0].created_at, newest[0].id));
+    let older = store
+        .list_adjustments(&of_product, before, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        older.iter().map(|a| a.batch_id).collect::<Vec<_>>(),
+        [in_north.id]
+    );
+    let damaged = AdjustmentFilter {
+        reason: Some(AdjustmentReason::Damaged),
+        ..of_product
+    };
+    assert!(
+        store
+            .list_adjustments(&damaged, None, 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// One `#[tokio::test]` per adapter for each contract case.
@@ -681,4 +866,9 @@ store_contract!(
     a_reservation_past_its_ttl_cannot_be_committed_before_the_sweeper_runs,
     adjustments_are_audited_and_cannot_go_below_reserved,
     expired_unreserved_stock_is_written_off,
+    stock_policies_are_absent_until_put_and_replaced_by_later_puts,
+    the_first_record_of_a_request_key_wins,
+    an_adjustment_can_be_read_back_by_id,
+    batches_list_across_products_in_fefo_order_page_by_page,
+    adjustments_list_across_batches_newest_first_and_write_offs_can_stay_in_one_warehouse,
 );

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::domain::{
     AdjustmentReason, Availability, Batch, BatchStatus, FieldViolation, GeoPoint, InventoryError,
-    Location, NewWarehouse, Reservation, ReservationStatus, StockAdjustment, Warehouse,
+    Location, NewWarehouse, Reservation, ReservationStatus, StockAdjustment, StockPolicy,
+    Warehouse,
 };
 
 /// The marketplace currency batch costs are recorded in (`MANDI_INVENTORY__CURRENCY`).
@@ -237,6 +238,17 @@ pub(super) fn availability_to_proto(
                 earliest_expire_time: w.earliest_expiry.map(timestamp),
             })
             .collect(),
+    }
+}
+
+/// A policy as the contract shows it, named `stockPolicies/{product_id}`.
+pub(super) fn policy_to_proto(policy: StockPolicy) -> pb::StockPolicy {
+    pb::StockPolicy {
+        name: format!("stockPolicies/{}", policy.product_id),
+        product_id: policy.product_id.to_string(),
+        low_stock_threshold: policy.low_stock_threshold,
+        expiry_warning_days: policy.expiry_warning_days,
+        update_time: policy.updated_at.map(timestamp),
     }
 }
 

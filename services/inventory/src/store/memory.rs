@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::{InventoryStore, StoreError, WRITE_OFF_ACTOR};
 use crate::domain::{
-    AdjustmentReason, Availability, Batch, InventoryError, NewAdjustment, Reservation,
-    ReservationStatus, ReserveRequest, StockAdjustment, Warehouse, allocate_fefo, availability_of,
+    AdjustmentFilter, AdjustmentReason, Availability, Batch, BatchFilter, InventoryError,
+    NewAdjustment, RequestRecord, Reservation, ReservationStatus, ReserveRequest, StockAdjustment,
+    StockPolicy, Warehouse, allocate_fefo, availability_of,
 };
 
 #[derive(Default)]
@@ -20,6 +21,8 @@ struct State {
     batches: HashMap<Uuid, Batch>,
     reservations: HashMap<Uuid, Reservation>,
     adjustments: Vec<StockAdjustment>,
+    policies: HashMap<Uuid, StockPolicy>,
+    requests: HashMap<String, RequestRecord>,
 }
 
 /// Keeps inventory's data in process memory; lost on exit.
@@ -358,6 +361,7 @@ impl InventoryStore for MemoryStore {
     async fn write_off_expired(
         &self,
         now: DateTime<Utc>,
+        warehouse_id: Option<Uuid>,
     ) -> Result<Vec<StockAdjustment>, InventoryError> {
         let mut state = self.state();
         let mut records = Vec::new();
@@ -365,6 +369,7 @@ impl InventoryStore for MemoryStore {
             .batches
             .values()
             .filter(|b| b.expires_at <= now && b.free_quantity() > 0)
+            .filter(|b| warehouse_id.is_none_or(|id| b.warehouse_id == id))
             .map(|b| b.id)
             .collect();
         ids.sort_unstable();
@@ -390,5 +395,89 @@ impl InventoryStore for MemoryStore {
         }
         state.adjustments.extend(records.iter().cloned());
         Ok(records)
+    }
+
+    async fn list_batches(
+        &self,
+        filter: &BatchFilter,
+        now: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<Batch>, InventoryError> {
+        let state = self.state();
+        let mut batches: Vec<Batch> = state
+            .batches
+            .values()
+            .filter(|b| filter.matches(b, now))
+            .filter(|b| after.is_none_or(|after| b.fefo_key() > after))
+            .cloned()
+            .collect();
+        batches.sort_by_key(Batch::fefo_key);
+        batches.truncate(limit);
+        Ok(batches)
+    }
+
+    async fn list_adjustments(
+        &self,
+        filter: &AdjustmentFilter,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<StockAdjustment>, InventoryError> {
+        let state = self.state();
+        let mut adjustments: Vec<StockAdjustment> = state
+            .adjustments
+            .iter()
+            .filter(|a| filter.matches(a))
+            .filter(|a| before.is_none_or(|before| (a.created_at, a.id) < before))
+            .cloned()
+            .collect();
+        adjustments.sort_by_key(|a| std::cmp::Reverse((a.created_at, a.id)));
+        adjustments.truncate(limit);
+        Ok(adjustments)
+    }
+
+    async fn adjustment(&self, id: Uuid) -> Result<Option<StockAdjustment>, InventoryError> {
+        Ok(self
+            .state()
+            .adjustments
+            .iter()
+            .find(|a| a.id == id)
+            .cloned())
+    }
+
+    async fn stock_policy(&self, product_id: Uuid) -> Result<Option<StockPolicy>, InventoryError> {
+        Ok(self.state().policies.get(&product_id).cloned())
+    }
+
+    async fn stock_policies(
+        &self,
+        product_ids: &[Uuid],
+    ) -> Result<Vec<StockPolicy>, InventoryError> {
+        let state = self.state();
+        Ok(state
+            .policies
+            .values()
+            .filter(|p| product_ids.contains(&p.product_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn put_stock_policy(&self, policy: &StockPolicy) -> Result<(), InventoryError> {
+        self.state()
+            .policies
+            .insert(policy.product_id, policy.clone());
+        Ok(())
+    }
+
+    async fn recall_request(&self, key: &str) -> Result<Option<RequestRecord>, InventoryError> {
+        Ok(self.state().requests.get(key).cloned())
+    }
+
+    async fn remember_request(&self, record: &RequestRecord) -> Result<(), InventoryError> {
+        self.state()
+            .requests
+            .entry(record.key.clone())
+            .or_insert_with(|| record.clone());
+        Ok(())
     }
 }

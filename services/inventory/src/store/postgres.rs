@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::{InventoryStore, StoreError};
 use crate::domain::{
-    Availability, Batch, InventoryError, NewAdjustment, Reservation, ReserveRequest,
-    StockAdjustment, Warehouse, availability_of,
+    AdjustmentFilter, Availability, Batch, BatchFilter, BatchStatus, InventoryError, NewAdjustment,
+    RequestRecord, Reservation, ReserveRequest, StockAdjustment, StockPolicy, Warehouse,
+    availability_of,
 };
 
 /// How many times a transaction that lost a race (unique key, deadlock, serialization) is
@@ -146,7 +147,9 @@ macro_rules! reservation_columns {
 mod rows;
 mod transactions;
 
-use rows::{adjustment_from_row, batch_from_row, load_reservation, warehouse_from_row};
+use rows::{
+    adjustment_from_row, batch_from_row, load_reservation, policy_from_row, warehouse_from_row,
+};
 
 /// Runs `attempt` until it succeeds, fails for a reason other than a lost race, or has
 /// been tried [`MAX_ATTEMPTS`] times.
@@ -422,7 +425,189 @@ impl InventoryStore for PgStore {
     async fn write_off_expired(
         &self,
         now: DateTime<Utc>,
+        warehouse_id: Option<Uuid>,
     ) -> Result<Vec<StockAdjustment>, InventoryError> {
-        retrying!(self.write_off_once(now))
+        retrying!(self.write_off_once(now, warehouse_id))
+    }
+
+    async fn list_batches(
+        &self,
+        filter: &BatchFilter,
+        now: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<Batch>, InventoryError> {
+        // The status is derived, as in `Batch::status`: written off, then depleted, then
+        // expired, else available.
+        let status = filter.status.map(|s| match s {
+            BatchStatus::WrittenOff => "written_off",
+            BatchStatus::Depleted => "depleted",
+            BatchStatus::Expired => "expired",
+            BatchStatus::Available => "available",
+        });
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            batch_columns!(),
+            " FROM batches \
+             WHERE ($1::uuid IS NULL OR product_id = $1) \
+               AND ($2::uuid IS NULL OR warehouse_id = $2) \
+               AND ($3::timestamptz IS NULL OR expires_at < $3) \
+               AND ($4::text IS NULL \
+                 OR ($4 = 'written_off' AND written_off) \
+                 OR ($4 = 'depleted' AND NOT written_off AND on_hand_quantity = 0) \
+                 OR ($4 = 'expired' AND NOT written_off AND on_hand_quantity > 0 \
+                     AND expires_at <= $5) \
+                 OR ($4 = 'available' AND NOT written_off AND on_hand_quantity > 0 \
+                     AND expires_at > $5)) \
+               AND ($6::timestamptz IS NULL \
+                 OR (expires_at, received_at, id) > ($6, $7::timestamptz, $8::uuid)) \
+             ORDER BY expires_at, received_at, id LIMIT $9"
+        ))
+        .bind(filter.product_id)
+        .bind(filter.warehouse_id)
+        .bind(filter.expires_before)
+        .bind(status)
+        .bind(now)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(after.map(|a| a.2))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(batch_from_row)
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    async fn list_adjustments(
+        &self,
+        filter: &AdjustmentFilter,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<StockAdjustment>, InventoryError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            adjustment_columns!(),
+            " FROM stock_adjustments \
+             WHERE ($1::uuid IS NULL OR batch_id = $1) \
+               AND ($2::uuid IS NULL OR product_id = $2) \
+               AND ($3::uuid IS NULL OR warehouse_id = $3) \
+               AND ($4::text IS NULL OR reason = $4) \
+               AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid)) \
+             ORDER BY created_at DESC, id DESC LIMIT $7"
+        ))
+        .bind(filter.batch_id)
+        .bind(filter.product_id)
+        .bind(filter.warehouse_id)
+        .bind(filter.reason.map(|r| r.as_str()))
+        .bind(before.map(|b| b.0))
+        .bind(before.map(|b| b.1))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(adjustment_from_row)
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    async fn adjustment(&self, id: Uuid) -> Result<Option<StockAdjustment>, InventoryError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            adjustment_columns!(),
+            " FROM stock_adjustments WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row.as_ref().map(adjustment_from_row).transpose()?)
+    }
+
+    async fn stock_policy(&self, product_id: Uuid) -> Result<Option<StockPolicy>, InventoryError> {
+        let row = sqlx::query(
+            "SELECT product_id, low_stock_threshold, expiry_warning_days, updated_at \
+             FROM stock_policies WHERE product_id = $1",
+        )
+        .bind(product_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row.as_ref().map(policy_from_row).transpose()?)
+    }
+
+    async fn stock_policies(
+        &self,
+        product_ids: &[Uuid],
+    ) -> Result<Vec<StockPolicy>, InventoryError> {
+        let rows = sqlx::query(
+            "SELECT product_id, low_stock_threshold, expiry_warning_days, updated_at \
+             FROM stock_policies WHERE product_id = ANY($1)",
+        )
+        .bind(product_ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(policy_from_row)
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    async fn put_stock_policy(&self, policy: &StockPolicy) -> Result<(), InventoryError> {
+        let Some(updated_at) = policy.updated_at else {
+            return Err(StoreError::Failed("a stored stock policy needs updated_at".into()).into());
+        };
+        sqlx::query(
+            "INSERT INTO stock_policies \
+               (product_id, low_stock_threshold, expiry_warning_days, updated_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (product_id) DO UPDATE SET \
+               low_stock_threshold = EXCLUDED.low_stock_threshold, \
+               expiry_warning_days = EXCLUDED.expiry_warning_days, \
+               updated_at = EXCLUDED.updated_at",
+        )
+        .bind(policy.product_id)
+        .bind(policy.low_stock_threshold)
+        .bind(policy.expiry_warning_days)
+        .bind(updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn recall_request(&self, key: &str) -> Result<Option<RequestRecord>, InventoryError> {
+        let row =
+            sqlx::query("SELECT key, fingerprint, target_id FROM request_records WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(RequestRecord {
+            key: row.try_get("key").map_err(backend)?,
+            fingerprint: row.try_get("fingerprint").map_err(backend)?,
+            target: row.try_get("target_id").map_err(backend)?,
+        }))
+    }
+
+    async fn remember_request(&self, record: &RequestRecord) -> Result<(), InventoryError> {
+        sqlx::query(
+            "INSERT INTO request_records (key, fingerprint, target_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&record.key)
+        .bind(&record.fingerprint)
+        .bind(record.target)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
     }
 }

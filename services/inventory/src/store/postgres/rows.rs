@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::TxError;
 use crate::domain::{
     AdjustmentReason, Allocation, Batch, GeoPoint, Location, Reservation, ReservationLine,
-    ReservationStatus, StockAdjustment, Warehouse,
+    ReservationStatus, StockAdjustment, StockPolicy, Warehouse,
 };
 use crate::store::StoreError;
 
@@ -35,6 +35,15 @@ pub(super) fn warehouse_from_row(row: &PgRow) -> Result<Warehouse, TxError> {
         cold_storage: row.try_get("cold_storage")?,
         active: row.try_get("active")?,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(super) fn policy_from_row(row: &PgRow) -> Result<StockPolicy, TxError> {
+    Ok(StockPolicy {
+        product_id: row.try_get("product_id")?,
+        low_stock_threshold: row.try_get("low_stock_threshold")?,
+        expiry_warning_days: row.try_get("expiry_warning_days")?,
+        updated_at: Some(row.try_get("updated_at")?),
     })
 }
 

@@ -383,6 +383,7 @@ impl PgStore {
     pub(super) async fn write_off_once(
         &self,
         now: DateTime<Utc>,
+        warehouse_id: Option<Uuid>,
     ) -> Result<Vec<StockAdjustment>, TxError> {
         let mut tx = self.pool.begin().await?;
         // Batches a reservation is changing right now are skipped; the next run gets them.
@@ -390,9 +391,11 @@ impl PgStore {
             "SELECT ",
             batch_columns!(),
             " FROM batches WHERE expires_at <= $1 AND on_hand_quantity > reserved_quantity \
+               AND ($2::uuid IS NULL OR warehouse_id = $2) \
              ORDER BY id FOR UPDATE SKIP LOCKED"
         ))
         .bind(now)
+        .bind(warehouse_id)
         .fetch_all(&mut *tx)
         .await?
         .iter()
