@@ -303,8 +303,11 @@ impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::Invento
         }
         .into_batch(now)
         .map_err(|v| to_status(InventoryError::Invalid(v)))?;
+        let before = self.watch.before(&[product_id]).await;
         self.store.receive_batch(&batch).await.map_err(to_status)?;
         self.remember(idempotency, batch.id).await?;
+        // A delivery can bring a sold-out product back in stock.
+        self.watch.after(before).await;
         Ok(Response::new(pb::ReceiveStockResponse {
             batch: Some(batch_to_proto(batch, &self.settings.currency, now)),
         }))
@@ -350,12 +353,21 @@ impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::Invento
             .validate()
             .map_err(|v| to_status(InventoryError::Invalid(v)))?;
         let now = Utc::now();
+        // Spoilage and losses can take a product to its threshold or out of stock.
+        let product = self
+            .store
+            .batch(batch_id)
+            .await
+            .map_err(to_status)?
+            .map(|b| b.product_id);
+        let before = self.watch.before(&Vec::from_iter(product)).await;
         let (batch, adjustment) = self
             .store
             .adjust_batch(&adjustment, now)
             .await
             .map_err(to_status)?;
         self.remember(idempotency, adjustment.id).await?;
+        self.watch.after(before).await;
         Ok(Response::new(pb::AdjustStockResponse {
             batch: Some(batch_to_proto(batch, &self.settings.currency, now)),
             adjustment: Some(adjustment_to_proto(adjustment)),
