@@ -8,8 +8,8 @@ use mandi_sdk::proto::mandi::common::v1::Address;
 use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
 use mandi_sdk::proto::mandi::inventory::v1::{
     CommitRequest, CreateWarehouseRequest, GetAvailabilityRequest, GetStockPolicyRequest,
-    ListBatchesRequest, ReceiveStockRequest, ReleaseRequest, ReservationLine, ReservationStatus,
-    ReserveRequest, StockPolicy, UpdateStockPolicyRequest, Warehouse,
+    ListBatchesRequest, ListLowStockRequest, ReceiveStockRequest, ReleaseRequest, ReservationLine,
+    ReservationStatus, ReserveRequest, StockPolicy, UpdateStockPolicyRequest, Warehouse,
 };
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::sign_up;
@@ -318,6 +318,19 @@ async fn checkout_reserves_first_expiring_stock_and_never_more_than_is_there() {
     assert_eq!(available(&public, product).await, 35);
 }
 
+/// The product ids ListLowStock returns on its first page.
+async fn listed_low(mandi: &Mandi) -> Result<Vec<String>, tonic::Status> {
+    let page = mandi
+        .inventory()
+        .list_low_stock(ListLowStockRequest {
+            page_size: 200,
+            page_token: String::new(),
+        })
+        .await?
+        .into_inner();
+    Ok(page.products.into_iter().map(|a| a.product_id).collect())
+}
+
 async fn low_stock(mandi: &Mandi, product: Uuid) -> bool {
     mandi
         .inventory()
@@ -364,6 +377,12 @@ async fn a_product_policy_overrides_the_default_low_stock_threshold() {
         (10, 3, None)
     );
     assert!(!low_stock(&public, product).await);
+    assert!(
+        !listed_low(&admin)
+            .await
+            .unwrap()
+            .contains(&product.to_string())
+    );
 
     // Act: raise the threshold to 20, leaving the expiry warning alone.
     let update = UpdateStockPolicyRequest {
@@ -406,6 +425,12 @@ async fn a_product_policy_overrides_the_default_low_stock_threshold() {
         .unwrap();
     assert_eq!(read, updated);
     assert!(low_stock(&public, product).await);
+    assert!(
+        listed_low(&admin)
+            .await
+            .unwrap()
+            .contains(&product.to_string())
+    );
 
     // A customer may not change policies, and an output-only path is refused.
     let customer = client(&server);
@@ -416,6 +441,10 @@ async fn a_product_policy_overrides_the_default_low_stock_threshold() {
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(
+        listed_low(&customer).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
     let output_only = admin
         .inventory()
         .update_stock_policy(UpdateStockPolicyRequest {

@@ -60,6 +60,7 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ("ListBatches", Policy::AnyRole(ADMIN_OR_SERVICE)),
     ("GetAvailability", Policy::Public),
     ("BatchGetAvailability", Policy::Public),
+    ("ListLowStock", Policy::AnyRole(ADMIN)),
     ("GetStockPolicy", Policy::AnyRole(ADMIN_OR_SERVICE)),
     ("UpdateStockPolicy", Policy::AnyRole(ADMIN)),
     ("Reserve", Policy::AnyRole(ADMIN_OR_SERVICE)),
@@ -557,6 +558,50 @@ impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::Invento
             .collect();
         Ok(Response::new(pb::BatchGetAvailabilityResponse {
             availabilities,
+        }))
+    }
+
+    async fn list_low_stock(
+        &self,
+        request: Request<pb::ListLowStockRequest>,
+    ) -> Result<Response<pb::ListLowStockResponse>, Status> {
+        let req = request.into_inner();
+        let limit = paging::page_size(req.page_size, 50, 200).map_err(paging_status)?;
+        let fingerprint = paging::fingerprint(&"low-stock");
+        let after: Option<String> =
+            paging::decode_token(&req.page_token, &fingerprint).map_err(paging_status)?;
+        let after = after
+            .map(|raw| {
+                Uuid::parse_str(&raw).map_err(|_| {
+                    InventoryError::invalid("page_token", "is not a token this service issued")
+                })
+            })
+            .transpose()
+            .map_err(to_status)?;
+        let mut low = self
+            .store
+            .list_low_stock(
+                self.settings.low_stock_threshold,
+                Utc::now(),
+                after,
+                limit + 1,
+            )
+            .await
+            .map_err(to_status)?;
+        let next_page_token =
+            next_token(&mut low, limit, &fingerprint, |a| a.product_id.to_string());
+        let ids: Vec<Uuid> = low.iter().map(|a| a.product_id).collect();
+        let thresholds = self.thresholds(&ids).await?;
+        let products = low
+            .into_iter()
+            .map(|a| {
+                let threshold = thresholds.of(a.product_id);
+                availability_to_proto(a, threshold)
+            })
+            .collect();
+        Ok(Response::new(pb::ListLowStockResponse {
+            products,
+            next_page_token,
         }))
     }
 

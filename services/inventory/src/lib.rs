@@ -163,6 +163,7 @@ fn build<S: InventoryStore>(store: S, config: &InventoryConfig) -> anyhow::Resul
         &store,
         StockWatch::new(store.clone(), events.clone(), config.low_stock_threshold),
         config.sweep_interval,
+        config.expiry_warning_days,
     );
     let settings = GrpcSettings {
         default_ttl: chrono::Duration::from_std(config.reservation_ttl)
@@ -177,11 +178,14 @@ fn build<S: InventoryStore>(store: S, config: &InventoryConfig) -> anyhow::Resul
 }
 
 /// Expires reservations whose TTL ran out every `interval`, for as long as the service
-/// lives. The store expires each reservation once even when several replicas sweep.
+/// lives, then announces batches that entered their expiry warning window
+/// (`expiry_warning_days` for products without a policy). The store expires each
+/// reservation and claims each expiring batch once even when several replicas sweep.
 fn spawn_reservation_sweeper<S: InventoryStore, P: EventPublisher>(
     store: &Arc<S>,
     watch: StockWatch<S, P>,
     interval: Duration,
+    expiry_warning_days: i32,
 ) {
     let store = Arc::downgrade(store);
     tokio::spawn(async move {
@@ -202,6 +206,17 @@ fn spawn_reservation_sweeper<S: InventoryStore, P: EventPublisher>(
                     announce_expired(store.as_ref(), &watch, &expired).await;
                 }
                 Err(error) => tracing::warn!(%error, "cannot expire lapsed reservations"),
+            }
+            match store
+                .claim_expiring_batches(Utc::now(), expiry_warning_days)
+                .await
+            {
+                Ok(expiring) => {
+                    for batch in &expiring {
+                        watch.events().batch_expiring(batch).await;
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot claim batches expiring soon"),
             }
         }
     });

@@ -174,6 +174,29 @@ pub trait InventoryStore: Send + Sync + 'static {
         warehouse_id: Option<Uuid>,
     ) -> impl Future<Output = Result<Vec<StockAdjustment>, InventoryError>> + Send;
 
+    /// Marks and returns, once each, the batches that entered their product's expiry
+    /// warning window by `now`: not warned before, not written off, unexpired, with free
+    /// (unreserved) quantity, and expiring within the product's `expiry_warning_days` of
+    /// `now` (`default_warning_days` for products without a policy; 0 disables). Safe to
+    /// run on several replicas at once: each batch is returned by one call only.
+    fn claim_expiring_batches(
+        &self,
+        now: DateTime<Utc>,
+        default_warning_days: i32,
+    ) -> impl Future<Output = Result<Vec<Batch>, InventoryError>> + Send;
+
+    /// Up to `limit` products whose availability at `now` is at or below their low-stock
+    /// threshold (`default_threshold` for products without a policy; 0 disables), by
+    /// product id, starting after `after` (for page tokens). Products count once they have
+    /// a batch or a stored policy.
+    fn list_low_stock(
+        &self,
+        default_threshold: i64,
+        now: DateTime<Utc>,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Availability>, InventoryError>> + Send;
+
     /// The stored policy of a product; `None` means the configured defaults apply.
     fn stock_policy(
         &self,

@@ -837,6 +837,103 @@ async fn adjustments_list_across_batches_newest_first_and_write_offs_can_stay_in
     );
 }
 
+async fn batches_entering_their_expiry_window_are_claimed_once(store: impl InventoryStore) {
+    let at = now();
+    let w = warehouse(&store, "EXP-01", false).await;
+    let (milk, rice, paneer) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    // Default window of 3 days: the 2-day batch warns, the 10-day one does not yet.
+    let soon = receive(&store, milk, &w, 5, Duration::days(2), at).await;
+    let far = receive(&store, milk, &w, 5, Duration::days(10), at).await;
+    // Rice has its own window of 0: never warns.
+    store
+        .put_stock_policy(&StockPolicy {
+            product_id: rice,
+            low_stock_threshold: 10,
+            expiry_warning_days: 0,
+            updated_at: Some(at),
+        })
+        .await
+        .unwrap();
+    receive(&store, rice, &w, 5, Duration::days(1), at).await;
+    // Fully reserved paneer has nothing left to sell: no warning.
+    let held = receive(&store, paneer, &w, 2, Duration::days(1), at).await;
+    store
+        .reserve(&request(Uuid::now_v7(), &[(paneer, 2)], false, 15), at)
+        .await
+        .unwrap();
+
+    let claimed = store.claim_expiring_batches(at, 3).await.unwrap();
+    assert_eq!(claimed.iter().map(|b| b.id).collect::<Vec<_>>(), [soon.id]);
+    assert!(
+        store
+            .claim_expiring_batches(at, 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!claimed.iter().any(|b| b.id == held.id));
+
+    // A week later the far batch is within its window; expired ones never warn.
+    let later = at + Duration::days(8);
+    let claimed = store.claim_expiring_batches(later, 3).await.unwrap();
+    assert_eq!(claimed.iter().map(|b| b.id).collect::<Vec<_>>(), [far.id]);
+    // A default of 0 disables warnings altogether.
+    receive(&store, milk, &w, 5, Duration::days(1), at).await;
+    assert!(
+        store
+            .claim_expiring_batches(at, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn low_stock_lists_products_at_or_below_their_threshold_page_by_page(
+    store: impl InventoryStore,
+) {
+    let at = now();
+    let w = warehouse(&store, "LOW-01", false).await;
+    let mut products: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+    products.sort_unstable();
+    let [a, b, c, d, e] = products[..] else {
+        unreachable!()
+    };
+    receive(&store, a, &w, 4, Duration::days(5), at).await; // low at the default 10
+    receive(&store, b, &w, 50, Duration::days(5), at).await; // plenty
+    receive(&store, c, &w, 10, Duration::days(5), at).await; // exactly at the default
+    receive(&store, d, &w, 30, Duration::days(5), at).await; // low by its own policy
+    store
+        .put_stock_policy(&StockPolicy {
+            product_id: d,
+            low_stock_threshold: 40,
+            expiry_warning_days: 3,
+            updated_at: Some(at),
+        })
+        .await
+        .unwrap();
+    // A policy of 0 never lists, even with nothing in stock.
+    store
+        .put_stock_policy(&StockPolicy {
+            product_id: e,
+            low_stock_threshold: 0,
+            expiry_warning_days: 3,
+            updated_at: Some(at),
+        })
+        .await
+        .unwrap();
+
+    let ids = |page: Vec<mandi_inventory::domain::Availability>| {
+        page.into_iter()
+            .map(|l| (l.product_id, l.available))
+            .collect::<Vec<_>>()
+    };
+    let first = store.list_low_stock(10, at, None, 2).await.unwrap();
+    assert_eq!(ids(first), [(a, 4), (c, 10)]);
+    let rest = store.list_low_stock(10, at, Some(c), 2).await.unwrap();
+    assert_eq!(ids(rest), [(d, 30)]);
+    assert!(store.list_low_stock(0, at, None, 10).await.unwrap().len() == 1);
+}
+
 /// One `#[tokio::test]` per adapter for each contract case.
 macro_rules! store_contract {
     ($($case:ident),* $(,)?) => {
@@ -871,4 +968,6 @@ store_contract!(
     an_adjustment_can_be_read_back_by_id,
     batches_list_across_products_in_fefo_order_page_by_page,
     adjustments_list_across_batches_newest_first_and_write_offs_can_stay_in_one_warehouse,
+    batches_entering_their_expiry_window_are_claimed_once,
+    low_stock_lists_products_at_or_below_their_threshold_page_by_page,
 );

@@ -1,7 +1,7 @@
 //! In-memory twin of [`InventoryStore`]: the embedded default and fast tests. One mutex
 //! makes every operation atomic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -23,6 +23,8 @@ struct State {
     adjustments: Vec<StockAdjustment>,
     policies: HashMap<Uuid, StockPolicy>,
     requests: HashMap<String, RequestRecord>,
+    /// Batches that announced they expire soon.
+    expiry_warned: HashSet<Uuid>,
 }
 
 /// Keeps inventory's data in process memory; lost on exit.
@@ -443,6 +445,61 @@ impl InventoryStore for MemoryStore {
             .iter()
             .find(|a| a.id == id)
             .cloned())
+    }
+
+    async fn claim_expiring_batches(
+        &self,
+        now: DateTime<Utc>,
+        default_warning_days: i32,
+    ) -> Result<Vec<Batch>, InventoryError> {
+        let mut state = self.state();
+        let mut due: Vec<Batch> = state
+            .batches
+            .values()
+            .filter(|b| !state.expiry_warned.contains(&b.id))
+            .filter(|b| !b.written_off && b.free_quantity() > 0 && b.expires_at > now)
+            .filter(|b| {
+                let days = state
+                    .policies
+                    .get(&b.product_id)
+                    .map_or(default_warning_days, |p| p.expiry_warning_days);
+                days > 0 && b.expires_at <= now + chrono::Duration::days(i64::from(days))
+            })
+            .cloned()
+            .collect();
+        due.sort_by_key(Batch::fefo_key);
+        state.expiry_warned.extend(due.iter().map(|b| b.id));
+        Ok(due)
+    }
+
+    async fn list_low_stock(
+        &self,
+        default_threshold: i64,
+        now: DateTime<Utc>,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Availability>, InventoryError> {
+        let state = self.state();
+        let products: BTreeSet<Uuid> = state
+            .batches
+            .values()
+            .map(|b| b.product_id)
+            .chain(state.policies.keys().copied())
+            .filter(|product| after.is_none_or(|after| *product > after))
+            .collect();
+        Ok(products
+            .into_iter()
+            .filter_map(|product| {
+                let threshold = state
+                    .policies
+                    .get(&product)
+                    .map_or(default_threshold, |p| p.low_stock_threshold);
+                let level =
+                    availability_of(product, state.batches.values(), |w| state.is_active(w), now);
+                (threshold > 0 && level.available <= threshold).then_some(level)
+            })
+            .take(limit)
+            .collect())
     }
 
     async fn stock_policy(&self, product_id: Uuid) -> Result<Option<StockPolicy>, InventoryError> {

@@ -26,6 +26,8 @@ use crate::domain::{
 const MAX_ATTEMPTS: u32 = 3;
 /// Reservations expired per transaction by the sweeper.
 const EXPIRE_CHUNK: i64 = 200;
+/// Products whose availability ListLowStock reads per query.
+const LOW_STOCK_CHUNK: i64 = 200;
 
 /// Inventory's tables in PostgreSQL.
 #[derive(Clone)]
@@ -525,6 +527,88 @@ impl InventoryStore for PgStore {
         .await
         .map_err(backend)?;
         Ok(row.as_ref().map(adjustment_from_row).transpose()?)
+    }
+
+    async fn claim_expiring_batches(
+        &self,
+        now: DateTime<Utc>,
+        default_warning_days: i32,
+    ) -> Result<Vec<Batch>, InventoryError> {
+        // One statement: the rows are locked, marked and returned together, and rows
+        // another replica is claiming right now are skipped, never warned twice.
+        let rows = sqlx::query(concat!(
+            "WITH due AS ( \
+               SELECT b.id AS due_id FROM batches b \
+               LEFT JOIN stock_policies p ON p.product_id = b.product_id \
+               WHERE b.expiry_warned_at IS NULL AND NOT b.written_off \
+                 AND b.on_hand_quantity > b.reserved_quantity AND b.expires_at > $1 \
+                 AND COALESCE(p.expiry_warning_days, $2) > 0 \
+                 AND b.expires_at <= $1 + make_interval(days => COALESCE(p.expiry_warning_days, $2)) \
+               ORDER BY b.id \
+               FOR UPDATE OF b SKIP LOCKED) \
+             UPDATE batches SET expiry_warned_at = $1 FROM due WHERE id = due.due_id \
+             RETURNING ",
+            batch_columns!()
+        ))
+        .bind(now)
+        .bind(default_warning_days)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut batches = rows
+            .iter()
+            .map(batch_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        batches.sort_by_key(Batch::fefo_key);
+        Ok(batches)
+    }
+
+    async fn list_low_stock(
+        &self,
+        default_threshold: i64,
+        now: DateTime<Utc>,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Availability>, InventoryError> {
+        // Availability is computed as everywhere else (`availability_of`), a chunk of
+        // known products at a time, until the page is full or the products run out.
+        let mut low = Vec::new();
+        let mut cursor = after;
+        while low.len() < limit {
+            let products: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT product_id FROM (SELECT product_id FROM batches \
+                   UNION SELECT product_id FROM stock_policies) known \
+                 WHERE $1::uuid IS NULL OR product_id > $1 ORDER BY product_id LIMIT $2",
+            )
+            .bind(cursor)
+            .bind(LOW_STOCK_CHUNK)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+            let Some(last) = products.last().copied() else {
+                break;
+            };
+            let thresholds: std::collections::HashMap<Uuid, i64> = self
+                .stock_policies(&products)
+                .await?
+                .into_iter()
+                .map(|p| (p.product_id, p.low_stock_threshold))
+                .collect();
+            for level in self.availability(&products, now).await? {
+                let threshold = thresholds
+                    .get(&level.product_id)
+                    .copied()
+                    .unwrap_or(default_threshold);
+                if threshold > 0 && level.available <= threshold && low.len() < limit {
+                    low.push(level);
+                }
+            }
+            if products.len() < usize::try_from(LOW_STOCK_CHUNK).unwrap_or(usize::MAX) {
+                break;
+            }
+            cursor = Some(last);
+        }
+        Ok(low)
     }
 
     async fn stock_policy(&self, product_id: Uuid) -> Result<Option<StockPolicy>, InventoryError> {
