@@ -4,15 +4,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::catalog::v1::{
+    CreateProductRequest, ListCategoriesRequest, Product, ProductStatus,
+};
 use mandi_sdk::proto::mandi::common::v1::Address;
-use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
+use mandi_sdk::proto::mandi::common::v1::{Money, UnitOfSale};
+use mandi_sdk::proto::mandi::identity::v1::{IssueServiceTokenRequest, RegisterRequest, Role};
 use mandi_sdk::proto::mandi::inventory::v1::{
     CommitRequest, CreateWarehouseRequest, GetAvailabilityRequest, GetStockPolicyRequest,
     ListBatchesRequest, ListLowStockRequest, ReceiveStockRequest, ReleaseRequest, ReservationLine,
     ReservationStatus, ReserveRequest, StockPolicy, UpdateStockPolicyRequest, Warehouse,
 };
 use mandi_testkit::ServerProcess;
-use mandi_testkit::accounts::sign_up;
+use mandi_testkit::accounts::{PASSWORD, sign_in, sign_up};
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -48,6 +52,12 @@ async fn start_real() -> ServerProcess {
             ("MANDI_IDENTITY__REDIS_URL", redis),
             ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
             ("MANDI_INVENTORY__DATABASE_URL", inventory_db),
+            // Catalog is not started: only admins and services call here, so it is never
+            // asked who owns a product.
+            (
+                "MANDI_INVENTORY__CATALOG_ENDPOINT",
+                "http://127.0.0.1:9".to_owned(),
+            ),
         ],
     )
 }
@@ -617,4 +627,109 @@ async fn the_embedded_default_reserves_and_commits() {
 
     assert_eq!(committed.status, ReservationStatus::Committed as i32);
     assert_eq!(available(&client(&server), product).await, 7);
+}
+
+async fn vendor(server: &ServerProcess, email: &str) -> Mandi {
+    let mandi = client(server);
+    mandi
+        .identity()
+        .register(RegisterRequest {
+            name: "Vendor".into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+            role: Role::Vendor as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    sign_in(&mandi, email).await;
+    mandi
+}
+
+#[tokio::test]
+async fn vendors_stock_only_their_own_products_on_the_embedded_default() {
+    let server = start("all", vec![]);
+    let admin = admin(&server).await;
+    let warehouse = create_warehouse(&admin, "BLR-VENDOR").await;
+    let category = client(&server)
+        .catalog()
+        .list_categories(ListCategoriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .categories
+        .remove(0);
+    let owner = vendor(&server, "owner@example.com").await;
+    // A draft: hidden from anonymous callers, so inventory must ask as the vendor.
+    let product = owner
+        .catalog()
+        .create_product(CreateProductRequest {
+            product: Some(Product {
+                display_name: "Vendor Sapota".into(),
+                description: "Sweet chikoo from the vendor's farm".into(),
+                category_id: category.id.clone(),
+                unit_of_sale: UnitOfSale::Kilogram as i32,
+                price: Some(Money {
+                    currency_code: "INR".into(),
+                    amount_minor: 9_000,
+                }),
+                status: ProductStatus::Draft as i32,
+                ..Default::default()
+            }),
+            request_id: Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    let product_id: Uuid = product.id.parse().unwrap();
+
+    let batch = owner
+        .inventory()
+        .receive_stock(receive(product_id, &warehouse, 20, 5))
+        .await
+        .unwrap()
+        .into_inner()
+        .batch
+        .unwrap();
+    assert_eq!(batch.product_id, product.id);
+    let listed = owner
+        .inventory()
+        .list_batches(ListBatchesRequest {
+            product_id: product.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .batches;
+    assert_eq!(listed.len(), 1);
+
+    let other = vendor(&server, "other@example.com").await;
+    let denied = other
+        .inventory()
+        .receive_stock(receive(product_id, &warehouse, 5, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    assert_eq!(
+        denied.get_error_details().error_info().unwrap().reason,
+        "NOT_OWNER"
+    );
+    let unfiltered = other
+        .inventory()
+        .list_batches(ListBatchesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(unfiltered.code(), Code::PermissionDenied, "{unfiltered:?}");
+
+    let customer = client(&server);
+    sign_up(&customer, "shopper@example.com").await;
+    let refused = customer
+        .inventory()
+        .receive_stock(receive(product_id, &warehouse, 5, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
 }

@@ -90,6 +90,9 @@ pub enum InventoryError {
     /// No such thing; the message names it (`batch 0190…`).
     #[error("{0} not found")]
     NotFound(String),
+    /// The catalog, asked who owns a product, could not answer.
+    #[error("catalog unavailable: {0}")]
+    CatalogUnavailable(String),
     /// The store failed.
     #[error("inventory store failed: {0}")]
     Store(#[from] StoreError),

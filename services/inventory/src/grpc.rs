@@ -29,6 +29,7 @@ use crate::domain::{
     AdjustmentFilter, BatchFilter, InventoryError, NewAdjustment, NewBatch, ReservationStatus,
     ReserveRequest,
 };
+use crate::owners::ProductOwners;
 use crate::stock_watch::StockWatch;
 use crate::store::InventoryStore;
 use mandi_runtime::events::EventPublisher;
@@ -46,23 +47,27 @@ const MAX_RELEASE_REASON_CHARS: usize = 500;
 
 const ADMIN: &[&str] = &[roles::ADMIN];
 const ADMIN_OR_SERVICE: &[&str] = &[roles::ADMIN, roles::SERVICE];
+/// Vendors get in too, but only to products they own (checked in the handler).
+const ADMIN_SERVICE_OR_VENDOR: &[&str] = &[roles::ADMIN, roles::SERVICE, roles::VENDOR];
+const ADMIN_OR_VENDOR: &[&str] = &[roles::ADMIN, roles::VENDOR];
 
 /// Who may call each method. Reserve, Commit and Release are narrowed further in the
-/// handler to the checkout and order services (see [`RESERVING_SERVICES`]).
+/// handler to the checkout and order services (see [`RESERVING_SERVICES`]); vendors'
+/// calls are narrowed in the handler to products they own (see `authorize_product`).
 pub const POLICIES: &[(&str, Policy)] = &[
     ("CreateWarehouse", Policy::AnyRole(ADMIN)),
     ("GetWarehouse", Policy::AnyRole(ADMIN_OR_SERVICE)),
     ("ListWarehouses", Policy::AnyRole(ADMIN_OR_SERVICE)),
-    ("ReceiveStock", Policy::AnyRole(ADMIN_OR_SERVICE)),
-    ("AdjustStock", Policy::AnyRole(ADMIN)),
+    ("ReceiveStock", Policy::AnyRole(ADMIN_SERVICE_OR_VENDOR)),
+    ("AdjustStock", Policy::AnyRole(ADMIN_OR_VENDOR)),
     ("ListStockAdjustments", Policy::AnyRole(ADMIN)),
     ("WriteOffExpired", Policy::AnyRole(ADMIN_OR_SERVICE)),
-    ("ListBatches", Policy::AnyRole(ADMIN_OR_SERVICE)),
+    ("ListBatches", Policy::AnyRole(ADMIN_SERVICE_OR_VENDOR)),
     ("GetAvailability", Policy::Public),
     ("BatchGetAvailability", Policy::Public),
     ("ListLowStock", Policy::AnyRole(ADMIN)),
-    ("GetStockPolicy", Policy::AnyRole(ADMIN_OR_SERVICE)),
-    ("UpdateStockPolicy", Policy::AnyRole(ADMIN)),
+    ("GetStockPolicy", Policy::AnyRole(ADMIN_SERVICE_OR_VENDOR)),
+    ("UpdateStockPolicy", Policy::AnyRole(ADMIN_OR_VENDOR)),
     ("Reserve", Policy::AnyRole(ADMIN_OR_SERVICE)),
     ("Commit", Policy::AnyRole(ADMIN_OR_SERVICE)),
     ("Release", Policy::AnyRole(ADMIN_OR_SERVICE)),
@@ -83,21 +88,62 @@ pub struct GrpcSettings {
 }
 
 /// Serves `mandi.inventory.v1.InventoryService`.
-pub struct InventoryGrpc<S, P> {
+pub struct InventoryGrpc<S, P, O> {
     store: Arc<S>,
     settings: GrpcSettings,
     watch: StockWatch<S, P>,
+    owners: O,
 }
 
-impl<S, P> InventoryGrpc<S, P> {
-    /// Serves `store` with `settings`, publishing events through `watch`.
-    pub fn new(store: Arc<S>, settings: GrpcSettings, watch: StockWatch<S, P>) -> Self {
+impl<S, P, O> InventoryGrpc<S, P, O> {
+    /// Serves `store` with `settings`, publishing events through `watch` and asking
+    /// `owners` whose products vendors may manage.
+    pub fn new(store: Arc<S>, settings: GrpcSettings, watch: StockWatch<S, P>, owners: O) -> Self {
         Self {
             store,
             settings,
             watch,
+            owners,
         }
     }
+}
+
+impl<S, P, O: ProductOwners> InventoryGrpc<S, P, O> {
+    /// Admins and services may manage any product's stock; anyone else (a vendor) only
+    /// that of a product the catalog says is theirs. `product` is `None` when the request
+    /// names no product, which only admins and services may send.
+    async fn authorize_product<T>(
+        &self,
+        request: &Request<T>,
+        product: Option<Uuid>,
+    ) -> Result<(), Status> {
+        let caller: &Caller = caller(request)?;
+        if is_privileged(caller) {
+            return Ok(());
+        }
+        let Some(product) = product else {
+            return Err(not_owner("vendors must name a product they own"));
+        };
+        let bearer = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let owner = self
+            .owners
+            .owner_of(product, bearer)
+            .await
+            .map_err(to_status)?;
+        if owner.as_deref() == Some(caller.subject.as_str()) {
+            return Ok(());
+        }
+        Err(not_owner(&format!(
+            "only the vendor who owns product {product} or an admin may manage its stock"
+        )))
+    }
+}
+
+fn not_owner(message: &str) -> Status {
+    errors::status(Code::PermissionDenied, message, DOMAIN, "NOT_OWNER")
 }
 
 /// Only admins and the reserving services may move reserved stock; the policy let any
@@ -117,6 +163,11 @@ fn authorize_reservation<T>(request: &Request<T>) -> Result<(), Status> {
         DOMAIN,
         "NOT_A_RESERVING_SERVICE",
     ))
+}
+
+/// Admins and internal services manage any product's stock.
+fn is_privileged(caller: &Caller) -> bool {
+    caller.has_role(roles::ADMIN) || caller.has_role(roles::SERVICE)
 }
 
 fn request_id(value: &str) -> Result<(), Status> {
@@ -178,8 +229,8 @@ fn proto_ttl(ttl: Option<prost_types::Duration>) -> Result<Option<Duration>, Inv
 }
 
 #[tonic::async_trait]
-impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::InventoryService
-    for InventoryGrpc<S, P>
+impl<S: InventoryStore, P: EventPublisher, O: ProductOwners>
+    pb::inventory_service_server::InventoryService for InventoryGrpc<S, P, O>
 {
     async fn create_warehouse(
         &self,
@@ -256,6 +307,8 @@ impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::Invento
         &self,
         request: Request<pb::ReceiveStockRequest>,
     ) -> Result<Response<pb::ReceiveStockResponse>, Status> {
+        let product = parse_id("product_id", &request.get_ref().product_id).map_err(to_status)?;
+        self.authorize_product(&request, Some(product)).await?;
         let subject = caller(&request)?.subject.clone();
         let req = request.into_inner();
         let idempotency = Idempotency::of("ReceiveStock", &subject, &req.request_id, &req, |r| {
@@ -318,6 +371,17 @@ impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::Invento
         &self,
         request: Request<pb::AdjustStockRequest>,
     ) -> Result<Response<pb::AdjustStockResponse>, Status> {
+        if !is_privileged(caller(&request)?) {
+            let batch_id = parse_id("batch_id", &request.get_ref().batch_id).map_err(to_status)?;
+            let batch = self
+                .store
+                .batch(batch_id)
+                .await
+                .map_err(to_status)?
+                .ok_or_else(|| to_status(InventoryError::NotFound(format!("batch {batch_id}"))))?;
+            self.authorize_product(&request, Some(batch.product_id))
+                .await?;
+        }
         let actor = caller(&request)?.subject.clone();
         let req = request.into_inner();
         let idempotency = Idempotency::of("AdjustStock", &actor, &req.request_id, &req, |r| {
@@ -450,6 +514,9 @@ impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::Invento
         &self,
         request: Request<pb::ListBatchesRequest>,
     ) -> Result<Response<pb::ListBatchesResponse>, Status> {
+        let product =
+            parse_optional_id("product_id", &request.get_ref().product_id).map_err(to_status)?;
+        self.authorize_product(&request, product).await?;
         let req = request.into_inner();
         let limit = paging::page_size(req.page_size, 50, 200).map_err(paging_status)?;
         let filter = BatchFilter {
@@ -609,6 +676,8 @@ impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::Invento
         &self,
         request: Request<pb::GetStockPolicyRequest>,
     ) -> Result<Response<pb::GetStockPolicyResponse>, Status> {
+        let product = parse_id("product_id", &request.get_ref().product_id).map_err(to_status)?;
+        self.authorize_product(&request, Some(product)).await?;
         Ok(Response::new(self.get_policy(request.into_inner()).await?))
     }
 
@@ -616,6 +685,17 @@ impl<S: InventoryStore, P: EventPublisher> pb::inventory_service_server::Invento
         &self,
         request: Request<pb::UpdateStockPolicyRequest>,
     ) -> Result<Response<pb::UpdateStockPolicyResponse>, Status> {
+        let product = parse_id(
+            "policy.product_id",
+            request
+                .get_ref()
+                .policy
+                .as_ref()
+                .map(|p| p.product_id.as_str())
+                .unwrap_or_default(),
+        )
+        .map_err(to_status)?;
+        self.authorize_product(&request, Some(product)).await?;
         let subject = caller(&request)?.subject.clone();
         Ok(Response::new(
             self.update_policy(&subject, request.into_inner()).await?,

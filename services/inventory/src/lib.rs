@@ -7,6 +7,7 @@
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod owners;
 pub mod stock_watch;
 pub mod store;
 
@@ -25,6 +26,7 @@ use mandi_runtime::events::{EventPublisher, InProcessPublisher};
 use crate::domain::{MAX_EXPIRY_WARNING_DAYS, MAX_TTL, MIN_TTL};
 use crate::events::InventoryEvents;
 use crate::grpc::{Currency, GrpcSettings, InventoryGrpc};
+use crate::owners::CatalogOwners;
 use crate::stock_watch::StockWatch;
 use crate::store::InventoryStore;
 use crate::store::memory::MemoryStore;
@@ -62,6 +64,11 @@ pub struct InventoryConfig {
     pub expiry_warning_days: i32,
     /// `MANDI_INVENTORY__CURRENCY`: currency of batch unit costs (default INR).
     pub currency: String,
+    /// `MANDI_INVENTORY__CATALOG_ENDPOINT`: catalog's URL, asked who owns a product. The
+    /// server fills in its own loopback URL when it runs catalog in the same process.
+    pub catalog_endpoint: Option<String>,
+    /// Client TLS for an `https://` catalog endpoint; set by the server.
+    pub catalog_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl InventoryConfig {
@@ -123,7 +130,10 @@ impl InventoryConfig {
                 "expected an ISO 4217 code like INR",
             ));
         }
+        let catalog_endpoint: Option<String> = env.get("MANDI_INVENTORY__CATALOG_ENDPOINT")?;
         Ok(Self {
+            catalog_endpoint,
+            catalog_tls: None,
             backends,
             reservation_ttl,
             sweep_interval,
@@ -173,8 +183,37 @@ fn build<S: InventoryStore>(store: S, config: &InventoryConfig) -> anyhow::Resul
         currency: Currency(config.currency.clone()),
     };
     let watch = StockWatch::new(store.clone(), events, config.low_stock_threshold);
-    let service = InventoryServiceServer::new(InventoryGrpc::new(store, settings, watch));
+    let service = InventoryServiceServer::new(InventoryGrpc::new(
+        store,
+        settings,
+        watch,
+        catalog_owners(config)?,
+    ));
     Ok(Module::new(service, grpc::POLICIES))
+}
+
+/// The catalog client that answers who owns a product.
+fn catalog_owners(config: &InventoryConfig) -> anyhow::Result<CatalogOwners> {
+    let endpoint = config
+        .catalog_endpoint
+        .clone()
+        .ok_or_else(|| ConfigError::Missing {
+            var: "MANDI_INVENTORY__CATALOG_ENDPOINT".into(),
+            hint: "catalog's URL, to check which vendor owns a product".into(),
+        })?;
+    // Only catalog is called, so one endpoint serves every client.
+    let mut builder = mandi_sdk::Mandi::builder().endpoint(endpoint.clone());
+    if let Some(tls) = &config.catalog_tls {
+        builder = builder.tls(tls.clone());
+    }
+    let mandi = builder
+        .connect_lazy()
+        .map_err(|error| ConfigError::Invalid {
+            var: "MANDI_INVENTORY__CATALOG_ENDPOINT".into(),
+            value: endpoint,
+            reason: error.to_string(),
+        })?;
+    Ok(CatalogOwners::new(mandi))
 }
 
 /// Expires reservations whose TTL ran out every `interval`, for as long as the service

@@ -56,7 +56,7 @@ fn request_fingerprint(method: &str, arguments: &impl serde::Serialize) -> Strin
 
 // === impl InventoryGrpc ===
 
-impl<S: InventoryStore, P> InventoryGrpc<S, P> {
+impl<S: InventoryStore, P, O> InventoryGrpc<S, P, O> {
     /// The resource an earlier call with the same key and request made; `None` when the
     /// key is new or absent. The same key with a different request is INVALID_ARGUMENT.
     pub(super) async fn already_done(&self, request: &Idempotency) -> Result<Option<Uuid>, Status> {

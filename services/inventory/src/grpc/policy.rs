@@ -21,7 +21,7 @@ const EXPIRY_WARNING_DAYS: &str = "expiry_warning_days";
 
 // === impl InventoryGrpc ===
 
-impl<S: InventoryStore, P> InventoryGrpc<S, P> {
+impl<S: InventoryStore, P, O> InventoryGrpc<S, P, O> {
     fn default_policy(&self, product_id: Uuid) -> StockPolicy {
         StockPolicy::defaults(
             product_id,

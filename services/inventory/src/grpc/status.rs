@@ -74,6 +74,7 @@ pub(super) fn to_status(error: InventoryError) -> Status {
             };
             errors::status(Code::NotFound, error.to_string(), DOMAIN, reason)
         }
+        InventoryError::CatalogUnavailable(_) => errors::unavailable(DOMAIN, &error),
         InventoryError::Store(StoreError::Conflict(ref field)) => errors::status(
             Code::AlreadyExists,
             format!("a warehouse with this {field} already exists"),
