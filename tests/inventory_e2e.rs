@@ -706,7 +706,39 @@ async fn vendors_stock_only_their_own_products_on_the_embedded_default() {
         .batches;
     assert_eq!(listed.len(), 1);
 
+    // The owner raises their threshold above the 20 on hand: the product is now low, in
+    // their own list and in nobody else's.
+    owner
+        .inventory()
+        .update_stock_policy(UpdateStockPolicyRequest {
+            policy: Some(StockPolicy {
+                product_id: product.id.clone(),
+                low_stock_threshold: 25,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["low_stock_threshold".into()],
+            }),
+            request_id: Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap();
+    let low = |mandi: Mandi| async move {
+        mandi
+            .inventory()
+            .list_low_stock(ListLowStockRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .products
+            .into_iter()
+            .map(|a| a.product_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(low(owner.clone()).await, vec![product.id.clone()]);
+
     let other = vendor(&server, "other@example.com").await;
+    assert!(low(other.clone()).await.is_empty());
     let denied = other
         .inventory()
         .receive_stock(receive(product_id, &warehouse, 5, 5))

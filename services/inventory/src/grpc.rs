@@ -65,7 +65,7 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ("ListBatches", Policy::AnyRole(ADMIN_SERVICE_OR_VENDOR)),
     ("GetAvailability", Policy::Public),
     ("BatchGetAvailability", Policy::Public),
-    ("ListLowStock", Policy::AnyRole(ADMIN)),
+    ("ListLowStock", Policy::AnyRole(ADMIN_OR_VENDOR)),
     ("GetStockPolicy", Policy::AnyRole(ADMIN_SERVICE_OR_VENDOR)),
     ("UpdateStockPolicy", Policy::AnyRole(ADMIN_OR_VENDOR)),
     ("Reserve", Policy::AnyRole(ADMIN_OR_SERVICE)),
@@ -139,6 +139,44 @@ impl<S, P, O: ProductOwners> InventoryGrpc<S, P, O> {
         Err(not_owner(&format!(
             "only the vendor who owns product {product} or an admin may manage its stock"
         )))
+    }
+}
+
+impl<S: InventoryStore, P: EventPublisher, O: ProductOwners> InventoryGrpc<S, P, O> {
+    /// A vendor's low stock: their products (from the catalog) at or below threshold, in
+    /// one page, since a vendor's products are few (at most `MAX_VENDOR_PRODUCTS`).
+    async fn vendor_low_stock(
+        &self,
+        request: &Request<pb::ListLowStockRequest>,
+        vendor: &str,
+    ) -> Result<Response<pb::ListLowStockResponse>, Status> {
+        let bearer = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let ids = self
+            .owners
+            .products_of(vendor, bearer)
+            .await
+            .map_err(to_status)?;
+        let levels = self
+            .store
+            .availability(&ids, Utc::now())
+            .await
+            .map_err(to_status)?;
+        let thresholds = self.thresholds(&ids).await?;
+        let products = levels
+            .into_iter()
+            .filter_map(|a| {
+                let threshold = thresholds.of(a.product_id);
+                (threshold > 0 && a.available <= threshold)
+                    .then(|| availability_to_proto(a, threshold))
+            })
+            .collect();
+        Ok(Response::new(pb::ListLowStockResponse {
+            products,
+            next_page_token: String::new(),
+        }))
     }
 }
 
@@ -632,6 +670,10 @@ impl<S: InventoryStore, P: EventPublisher, O: ProductOwners>
         &self,
         request: Request<pb::ListLowStockRequest>,
     ) -> Result<Response<pb::ListLowStockResponse>, Status> {
+        let caller: Caller = caller(&request)?.clone();
+        if !is_privileged(&caller) {
+            return self.vendor_low_stock(&request, &caller.subject).await;
+        }
         let req = request.into_inner();
         let limit = paging::page_size(req.page_size, 50, 200).map_err(paging_status)?;
         let fingerprint = paging::fingerprint(&"low-stock");

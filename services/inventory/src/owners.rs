@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use mandi_sdk::Mandi;
-use mandi_sdk::proto::mandi::catalog::v1::GetProductRequest;
+use mandi_sdk::proto::mandi::catalog::v1::{GetProductRequest, ListProductsRequest};
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use uuid::Uuid;
@@ -14,6 +14,13 @@ use crate::domain::InventoryError;
 
 /// Answers which vendor owns a product.
 pub trait ProductOwners: Send + Sync + 'static {
+    /// Ids of the products `vendor` owns, in any status, at most [`MAX_VENDOR_PRODUCTS`].
+    fn products_of(
+        &self,
+        vendor: &str,
+        bearer: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Uuid>, InventoryError>> + Send;
+
     /// The owning vendor's user id; `None` when the catalog does not know the product.
     /// `bearer` is the caller's `authorization` value, forwarded so vendors can see their
     /// own drafts.
@@ -25,6 +32,9 @@ pub trait ProductOwners: Send + Sync + 'static {
 }
 
 /// Asks catalog's public GetProduct through the SDK.
+/// Most products a vendor's own listings (ListLowStock) look at.
+pub const MAX_VENDOR_PRODUCTS: usize = 1000;
+
 #[derive(Clone, Debug)]
 pub struct CatalogOwners {
     mandi: Mandi,
@@ -38,6 +48,50 @@ impl CatalogOwners {
 }
 
 impl ProductOwners for CatalogOwners {
+    async fn products_of(
+        &self,
+        vendor: &str,
+        bearer: Option<&str>,
+    ) -> Result<Vec<Uuid>, InventoryError> {
+        let mut ids = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let mut request = tonic::Request::new(ListProductsRequest {
+                vendor_id: vendor.to_owned(),
+                page_size: 200,
+                page_token: page_token.clone(),
+                ..Default::default()
+            });
+            if let Some(value) = bearer.and_then(|b| MetadataValue::try_from(b).ok()) {
+                // With the vendor's own token the catalog lists their drafts too.
+                request.metadata_mut().insert("authorization", value);
+            }
+            let page = self
+                .mandi
+                .catalog()
+                .list_products(request)
+                .await
+                .map_err(|status| {
+                    InventoryError::CatalogUnavailable(format!(
+                        "{:?}: {}",
+                        status.code(),
+                        status.message()
+                    ))
+                })?
+                .into_inner();
+            ids.extend(
+                page.products
+                    .iter()
+                    .filter_map(|p| Uuid::parse_str(&p.id).ok()),
+            );
+            if page.next_page_token.is_empty() || ids.len() >= MAX_VENDOR_PRODUCTS {
+                ids.truncate(MAX_VENDOR_PRODUCTS);
+                return Ok(ids);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
     async fn owner_of(
         &self,
         product: Uuid,
@@ -71,6 +125,21 @@ impl ProductOwners for CatalogOwners {
 pub struct StaticOwners(pub HashMap<Uuid, String>);
 
 impl ProductOwners for StaticOwners {
+    async fn products_of(
+        &self,
+        vendor: &str,
+        _bearer: Option<&str>,
+    ) -> Result<Vec<Uuid>, InventoryError> {
+        let mut ids: Vec<Uuid> = self
+            .0
+            .iter()
+            .filter(|(_, owner)| owner.as_str() == vendor)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
     async fn owner_of(
         &self,
         product: Uuid,
