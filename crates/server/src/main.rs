@@ -74,17 +74,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let selection = modules::select(&target)?;
     let server_config = ServerConfig::from_env(&env)?;
     let mut prepared = modules::prepare(&env, &selection)?;
-    let runs_catalog = selection.targets.contains(&modules::Target::Catalog);
-    let inventory_needs_catalog = prepared.iter().any(
-        |p| matches!(p, modules::Prepared::Inventory(config) if config.catalog_endpoint.is_none()),
-    );
-    if inventory_needs_catalog && !runs_catalog {
-        return Err(ConfigError::Missing {
-            var: "MANDI_INVENTORY__CATALOG_ENDPOINT".into(),
-            hint: "the catalog service's URL, to check which vendor owns a product".into(),
-        }
-        .into());
-    }
+    modules::check_dependencies(&selection, &prepared)?;
     let telemetry_config = TelemetryConfig::from_env(&env, "mandi-server")?;
     let identity_endpoint: Option<String> = env.get("MANDI_AUTH__IDENTITY_ENDPOINT")?;
     let runs_identity = selection.targets.contains(&modules::Target::Identity);
@@ -135,19 +125,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let verifier = Arc::new(TokenVerifier::from_identity(endpoint));
 
-    // With catalog in this process, inventory asks ourselves who owns a product.
-    for target in &mut prepared {
-        if let modules::Prepared::Inventory(config) = target {
-            let endpoint = config
-                .catalog_endpoint
-                .get_or_insert_with(|| loopback_url(grpc_addr, server_config.tls.is_some()));
-            if let Some(tls) = &server_config.tls
-                && endpoint.starts_with("https://")
-            {
-                config.catalog_tls = Some(tls.client_config()?);
-            }
-        }
-    }
+    modules::point_at_self(
+        &mut prepared,
+        &loopback_url(grpc_addr, server_config.tls.is_some()),
+        server_config.tls.as_ref(),
+    )?;
 
     let modules = modules::build(prepared).await?;
     let names: Vec<&str> = selection.targets.iter().map(|t| t.name()).collect();

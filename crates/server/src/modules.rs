@@ -4,6 +4,7 @@
 
 use mandi_runtime::config::{ConfigError, Env};
 use mandi_runtime::server::Module;
+use mandi_runtime::tls::TlsMaterial;
 
 /// One service the binary can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,44 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
             )),
         })
         .collect()
+}
+
+/// Refuses a selection whose services need another one that neither runs here nor has
+/// an endpoint configured (inventory asks catalog who owns a product).
+pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Result<(), ConfigError> {
+    let runs_catalog = selection.targets.contains(&Target::Catalog);
+    let inventory_needs_catalog = prepared
+        .iter()
+        .any(|p| matches!(p, Prepared::Inventory(config) if config.catalog_endpoint.is_none()));
+    if inventory_needs_catalog && !runs_catalog {
+        return Err(ConfigError::Missing {
+            var: "MANDI_INVENTORY__CATALOG_ENDPOINT".into(),
+            hint: "the catalog service's URL, to check which vendor owns a product".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Points services at this process (`self_url`) for the peers it runs itself, over the
+/// server's own TLS when it has one.
+pub fn point_at_self(
+    prepared: &mut [Prepared],
+    self_url: &str,
+    tls: Option<&TlsMaterial>,
+) -> Result<(), ConfigError> {
+    for target in prepared {
+        if let Prepared::Inventory(config) = target {
+            let endpoint = config
+                .catalog_endpoint
+                .get_or_insert_with(|| self_url.to_owned());
+            if let Some(tls) = tls
+                && endpoint.starts_with("https://")
+            {
+                config.catalog_tls = Some(tls.client_config()?);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Connects the backends and builds the services.
