@@ -392,3 +392,22 @@ fn the_sdk_example_runs_against_a_live_server() {
     );
     assert!(stdout.contains("registered"), "{stdout}");
 }
+
+#[test]
+fn inventory_without_catalog_must_be_told_where_catalog_is() {
+    let output = Command::new(ServerProcess::binary())
+        .env("MANDI_TARGET", "inventory")
+        .env(
+            "MANDI_INVENTORY__DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/unused",
+        )
+        .env("MANDI_AUTH__IDENTITY_ENDPOINT", "http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("MANDI_INVENTORY__CATALOG_ENDPOINT must be set"),
+        "{stderr}"
+    );
+}
