@@ -12,11 +12,11 @@ use mandi_sdk::proto::mandi::catalog::v1::{
     SuggestProductsRequest, UpdateProductRequest,
 };
 use mandi_sdk::proto::mandi::common::v1::{Money, UnitOfSale};
-use mandi_sdk::proto::mandi::identity::v1::{RegisterRequest, Role};
+use mandi_sdk::proto::mandi::identity::v1::Role;
 use mandi_testkit::ServerProcess;
-use mandi_testkit::accounts::{PASSWORD, sign_in, sign_up};
+use mandi_testkit::accounts::{sign_up, sign_up_as};
+use mandi_testkit::status::bad_request_fields as fields;
 use tonic::Code;
-use tonic_types::StatusExt;
 
 fn client(server: &ServerProcess) -> Mandi {
     Mandi::builder()
@@ -39,13 +39,6 @@ fn invalid_fields<T: std::fmt::Debug>(
     let err = result.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     fields(&err)
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -305,18 +298,7 @@ fn money(amount: i64) -> Option<Money> {
 
 async fn vendor(server: &ServerProcess, email: &str) -> Mandi {
     let mandi = client(server);
-    mandi
-        .identity()
-        .register(RegisterRequest {
-            name: "Vendor".into(),
-            email: email.into(),
-            password: PASSWORD.into(),
-            role: Role::Vendor as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    sign_in(&mandi, email).await;
+    sign_up_as(&mandi, email, Role::Vendor).await;
     mandi
 }
 

@@ -9,14 +9,15 @@ use mandi_sdk::proto::mandi::catalog::v1::{
 };
 use mandi_sdk::proto::mandi::common::v1::Address;
 use mandi_sdk::proto::mandi::common::v1::{Money, UnitOfSale};
-use mandi_sdk::proto::mandi::identity::v1::{IssueServiceTokenRequest, RegisterRequest, Role};
+use mandi_sdk::proto::mandi::identity::v1::{IssueServiceTokenRequest, Role};
 use mandi_sdk::proto::mandi::inventory::v1::{
     CommitRequest, CreateWarehouseRequest, GetAvailabilityRequest, GetStockPolicyRequest,
     ListBatchesRequest, ListLowStockRequest, ReceiveStockRequest, ReleaseRequest, ReservationLine,
     ReservationStatus, ReserveRequest, StockPolicy, UpdateStockPolicyRequest, Warehouse,
 };
 use mandi_testkit::ServerProcess;
-use mandi_testkit::accounts::{PASSWORD, sign_in, sign_up};
+use mandi_testkit::accounts::{sign_up, sign_up_as};
+use mandi_testkit::status::bad_request_fields as fields;
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -168,13 +169,6 @@ async fn available(mandi: &Mandi, product: Uuid) -> i64 {
         .availability
         .unwrap()
         .available_quantity
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -631,18 +625,7 @@ async fn the_embedded_default_reserves_and_commits() {
 
 async fn vendor(server: &ServerProcess, email: &str) -> Mandi {
     let mandi = client(server);
-    mandi
-        .identity()
-        .register(RegisterRequest {
-            name: "Vendor".into(),
-            email: email.into(),
-            password: PASSWORD.into(),
-            role: Role::Vendor as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    sign_in(&mandi, email).await;
+    sign_up_as(&mandi, email, Role::Vendor).await;
     mandi
 }
 

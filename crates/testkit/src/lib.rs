@@ -8,6 +8,7 @@ pub mod http;
 mod pki;
 mod proxy;
 mod server;
+pub mod status;
 
 pub use pki::TestPki;
 pub use proxy::TcpProxy;
