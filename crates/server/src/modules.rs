@@ -15,10 +15,17 @@ pub enum Target {
     Catalog,
     /// mandi.inventory.v1.InventoryService
     Inventory,
+    /// mandi.cart.v1.CartService
+    Cart,
 }
 
 /// Every implemented target, in start order.
-pub const ALL: &[Target] = &[Target::Identity, Target::Catalog, Target::Inventory];
+pub const ALL: &[Target] = &[
+    Target::Identity,
+    Target::Catalog,
+    Target::Inventory,
+    Target::Cart,
+];
 
 impl Target {
     /// The name used on the command line.
@@ -27,6 +34,7 @@ impl Target {
             Target::Identity => "identity",
             Target::Catalog => "catalog",
             Target::Inventory => "inventory",
+            Target::Cart => "cart",
         }
     }
 
@@ -86,6 +94,8 @@ pub enum Prepared {
     Catalog(mandi_catalog::CatalogConfig),
     /// inventory's settings.
     Inventory(mandi_inventory::InventoryConfig),
+    /// cart's settings.
+    Cart(mandi_cart::CartConfig),
 }
 
 /// Reads the configuration of every selected target.
@@ -104,22 +114,52 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
             Target::Inventory => Ok(Prepared::Inventory(
                 mandi_inventory::InventoryConfig::from_env(env, selection.embedded)?,
             )),
+            Target::Cart => Ok(Prepared::Cart(mandi_cart::CartConfig::from_env(
+                env,
+                selection.embedded,
+            )?)),
         })
         .collect()
 }
 
 /// Refuses a selection whose services need another one that neither runs here nor has
-/// an endpoint configured (inventory asks catalog who owns a product).
+/// an endpoint configured (inventory asks catalog who owns a product; cart asks catalog
+/// for prices and inventory for stock).
 pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Result<(), ConfigError> {
-    let runs_catalog = selection.targets.contains(&Target::Catalog);
-    let inventory_needs_catalog = prepared
-        .iter()
-        .any(|p| matches!(p, Prepared::Inventory(config) if config.catalog_endpoint.is_none()));
-    if inventory_needs_catalog && !runs_catalog {
-        return Err(ConfigError::Missing {
-            var: "MANDI_INVENTORY__CATALOG_ENDPOINT".into(),
-            hint: "the catalog service's URL, to check which vendor owns a product".into(),
-        });
+    let runs = |target| selection.targets.contains(&target);
+    for p in prepared {
+        let needs: &[(bool, Target, &str, &str)] = match p {
+            Prepared::Inventory(config) => &[(
+                config.catalog_endpoint.is_none(),
+                Target::Catalog,
+                "MANDI_INVENTORY__CATALOG_ENDPOINT",
+                "the catalog service's URL, to check which vendor owns a product",
+            )],
+            Prepared::Cart(config) => &[
+                (
+                    config.catalog_endpoint.is_none(),
+                    Target::Catalog,
+                    "MANDI_CART__CATALOG_ENDPOINT",
+                    "the catalog service's URL, to price cart lines",
+                ),
+                (
+                    config.inventory_endpoint.is_none(),
+                    Target::Inventory,
+                    "MANDI_CART__INVENTORY_ENDPOINT",
+                    "the inventory service's URL, to check stock of cart lines",
+                ),
+            ],
+            _ => &[],
+        };
+        if let Some((_, _, var, hint)) = needs
+            .iter()
+            .find(|(unset, target, ..)| *unset && !runs(*target))
+        {
+            return Err(ConfigError::Missing {
+                var: (*var).into(),
+                hint: (*hint).into(),
+            });
+        }
     }
     Ok(())
 }
@@ -131,16 +171,33 @@ pub fn point_at_self(
     self_url: &str,
     tls: Option<&TlsMaterial>,
 ) -> Result<(), ConfigError> {
-    for target in prepared {
-        if let Prepared::Inventory(config) = target {
-            let endpoint = config
-                .catalog_endpoint
-                .get_or_insert_with(|| self_url.to_owned());
-            if let Some(tls) = tls
-                && endpoint.starts_with("https://")
-            {
-                config.catalog_tls = Some(tls.client_config()?);
+    let client_tls = |endpoints: &[&str]| -> Result<_, ConfigError> {
+        match tls {
+            Some(tls) if endpoints.iter().any(|e| e.starts_with("https://")) => {
+                Ok(Some(tls.client_config()?))
             }
+            _ => Ok(None),
+        }
+    };
+    for target in prepared {
+        match target {
+            Prepared::Inventory(config) => {
+                let endpoint = config
+                    .catalog_endpoint
+                    .get_or_insert_with(|| self_url.to_owned());
+                config.catalog_tls = client_tls(&[endpoint])?;
+            }
+            Prepared::Cart(config) => {
+                let catalog = config
+                    .catalog_endpoint
+                    .get_or_insert_with(|| self_url.to_owned())
+                    .clone();
+                let inventory = config
+                    .inventory_endpoint
+                    .get_or_insert_with(|| self_url.to_owned());
+                config.peer_tls = client_tls(&[&catalog, inventory])?;
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -154,6 +211,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
             Prepared::Identity(config) => mandi_identity::module(config).await?,
             Prepared::Catalog(config) => mandi_catalog::module(config).await?,
             Prepared::Inventory(config) => mandi_inventory::module(config).await?,
+            Prepared::Cart(config) => mandi_cart::module(config).await?,
         });
     }
     Ok(modules)
@@ -182,7 +240,7 @@ mod tests {
         let err = select("identity,warp-drive").unwrap_err().to_string();
         assert!(err.contains("\"warp-drive\""), "{err}");
         assert!(
-            err.contains("known: all, identity, catalog, inventory"),
+            err.contains("known: all, identity, catalog, inventory, cart"),
             "{err}"
         );
     }
