@@ -11,6 +11,8 @@ use mandi_runtime::tls::TlsMaterial;
 pub enum Target {
     /// mandi.identity.v1.IdentityService
     Identity,
+    /// mandi.profile.v1.ProfileService
+    Profile,
     /// mandi.catalog.v1.CatalogService
     Catalog,
     /// mandi.inventory.v1.InventoryService
@@ -22,6 +24,7 @@ pub enum Target {
 /// Every implemented target, in start order.
 pub const ALL: &[Target] = &[
     Target::Identity,
+    Target::Profile,
     Target::Catalog,
     Target::Inventory,
     Target::Cart,
@@ -32,6 +35,7 @@ impl Target {
     pub fn name(self) -> &'static str {
         match self {
             Target::Identity => "identity",
+            Target::Profile => "profile",
             Target::Catalog => "catalog",
             Target::Inventory => "inventory",
             Target::Cart => "cart",
@@ -90,6 +94,8 @@ pub fn select(spec: &str) -> Result<Selection, ConfigError> {
 pub enum Prepared {
     /// identity's settings.
     Identity(mandi_identity::IdentityConfig),
+    /// profile's settings.
+    Profile(mandi_profile::ProfileConfig),
     /// catalog's settings.
     Catalog(mandi_catalog::CatalogConfig),
     /// inventory's settings.
@@ -107,6 +113,10 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
             Target::Identity => Ok(Prepared::Identity(
                 mandi_identity::IdentityConfig::from_env(env, selection.embedded)?,
             )),
+            Target::Profile => Ok(Prepared::Profile(mandi_profile::ProfileConfig::from_env(
+                env,
+                selection.embedded,
+            )?)),
             Target::Catalog => Ok(Prepared::Catalog(mandi_catalog::CatalogConfig::from_env(
                 env,
                 selection.embedded,
@@ -209,6 +219,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
     for target in prepared {
         modules.push(match target {
             Prepared::Identity(config) => mandi_identity::module(config).await?,
+            Prepared::Profile(config) => mandi_profile::module(config).await?,
             Prepared::Catalog(config) => mandi_catalog::module(config).await?,
             Prepared::Inventory(config) => mandi_inventory::module(config).await?,
             Prepared::Cart(config) => mandi_cart::module(config).await?,
@@ -240,7 +251,7 @@ mod tests {
         let err = select("identity,warp-drive").unwrap_err().to_string();
         assert!(err.contains("\"warp-drive\""), "{err}");
         assert!(
-            err.contains("known: all, identity, catalog, inventory, cart"),
+            err.contains("known: all, identity, profile, catalog, inventory, cart"),
             "{err}"
         );
     }
