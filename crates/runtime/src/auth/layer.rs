@@ -21,6 +21,10 @@ const DOMAIN: &str = "mandi.auth";
 pub enum Policy {
     /// Anyone; a valid token, when sent, still identifies the caller.
     Public,
+    /// Anyone, but a token, when sent, must be valid (keys are fetched if needed): it
+    /// decides whose data the call touches, so a signed-in caller is never taken for a
+    /// guest (a cart).
+    Optional,
     /// Any caller with a valid access token.
     SignedIn,
     /// Callers holding at least one of these roles.
@@ -150,7 +154,7 @@ fn authorize(
     let caller = match (policy, verified) {
         // A public method ignores a stale or broken token rather than failing the call.
         (Policy::Public, Some(Ok(claims))) => return Ok(Some(claims.into())),
-        (Policy::Public, _) => return Ok(None),
+        (Policy::Public, _) | (Policy::Optional, None) => return Ok(None),
         (_, None) => {
             return Err(errors::status(
                 Code::Unauthenticated,
@@ -235,6 +239,16 @@ mod tests {
     fn a_public_method_lets_a_bad_token_through_anonymously() {
         let bad = Some(Err(VerifyError::Malformed("x".into())));
         assert_eq!(authorize(Policy::Public, bad).unwrap(), None);
+    }
+
+    #[test]
+    fn an_optional_method_takes_guests_but_refuses_a_bad_token() {
+        assert_eq!(authorize(Policy::Optional, None).unwrap(), None);
+        let bad = Some(Err(VerifyError::Malformed("x".into())));
+        let err = authorize(Policy::Optional, bad).unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+        let ok = authorize(Policy::Optional, Some(Ok(claims(roles::CUSTOMER)))).unwrap();
+        assert_eq!(ok.map(|c| c.subject), Some("user-1".into()));
     }
 
     #[test]
