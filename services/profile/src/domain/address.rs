@@ -199,6 +199,16 @@ impl Address {
         }
     }
 
+    /// Whether a new address becomes the default when its user already has `existing`
+    /// addresses: when asked to, and always for the first. A full address book is
+    /// `TooManyAddresses`.
+    pub fn becomes_default(existing: usize, make_default: bool) -> Result<bool, ProfileError> {
+        if existing >= MAX_ADDRESSES {
+            return Err(ProfileError::TooManyAddresses);
+        }
+        Ok(make_default || existing == 0)
+    }
+
     /// The listing order: the default first, then newest first (id breaks ties).
     pub fn list_order(a: &Self, b: &Self) -> Ordering {
         b.is_default

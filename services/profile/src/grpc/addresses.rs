@@ -121,13 +121,7 @@ impl<S: ProfileStore> ProfileGrpc<S> {
         caller: &Caller,
         request: pb::CreateAddressRequest,
     ) -> Result<pb::CreateAddressResponse, Status> {
-        let idempotency = Idempotency::of(
-            "CreateAddress",
-            &caller.subject,
-            &request.request_id,
-            &request,
-            |r| r.request_id.clear(),
-        )?;
+        let idempotency = Idempotency::of(&caller.subject, &request)?;
         let user = target_user(caller, "user_id", &request.user_id, Access::Write)?;
         if let Replay::Done(target) = self.replay(&idempotency).await? {
             return Ok(pb::CreateAddressResponse {
@@ -153,13 +147,7 @@ impl<S: ProfileStore> ProfileGrpc<S> {
         caller: &Caller,
         request: pb::UpdateAddressRequest,
     ) -> Result<pb::UpdateAddressResponse, Status> {
-        let idempotency = Idempotency::of(
-            "UpdateAddress",
-            &caller.subject,
-            &request.request_id,
-            &request,
-            |r| r.request_id.clear(),
-        )?;
+        let idempotency = Idempotency::of(&caller.subject, &request)?;
         let values = request.address.unwrap_or_default();
         let id = parse_id("address.id", &values.id).map_err(to_status)?;
         let current = self.address_for(caller, id, Access::Write).await?;
@@ -192,13 +180,7 @@ impl<S: ProfileStore> ProfileGrpc<S> {
         caller: &Caller,
         request: pb::DeleteAddressRequest,
     ) -> Result<pb::DeleteAddressResponse, Status> {
-        let idempotency = Idempotency::of(
-            "DeleteAddress",
-            &caller.subject,
-            &request.request_id,
-            &request,
-            |r| r.request_id.clear(),
-        )?;
+        let idempotency = Idempotency::of(&caller.subject, &request)?;
         let id = parse_id("address_id", &request.address_id).map_err(to_status)?;
         if let Replay::Done(target) = self.replay(&idempotency).await? {
             // The first call's answer: the default it promoted, as it is now.
@@ -236,13 +218,7 @@ impl<S: ProfileStore> ProfileGrpc<S> {
         caller: &Caller,
         request: pb::SetDefaultAddressRequest,
     ) -> Result<pb::SetDefaultAddressResponse, Status> {
-        let idempotency = Idempotency::of(
-            "SetDefaultAddress",
-            &caller.subject,
-            &request.request_id,
-            &request,
-            |r| r.request_id.clear(),
-        )?;
+        let idempotency = Idempotency::of(&caller.subject, &request)?;
         let id = parse_id("address_id", &request.address_id).map_err(to_status)?;
         let current = self.address_for(caller, id, Access::Write).await?;
         if let Replay::Done(_) = self.replay(&idempotency).await? {

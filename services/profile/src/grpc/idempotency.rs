@@ -3,6 +3,7 @@
 //! and a reused key with another request is refused.
 
 use mandi_runtime::paging;
+use mandi_sdk::proto::mandi::profile::v1 as pb;
 use tonic::Status;
 use uuid::Uuid;
 
@@ -18,30 +19,63 @@ pub(super) struct Idempotency {
 }
 
 impl Idempotency {
-    /// Scopes `request_id` (a UUID, or empty for none) by `subject`
-    /// (`{subject}/{request_id}`) so two callers cannot collide, and fingerprints
-    /// `message` (with its request id cleared) under `method`.
-    pub(super) fn of<M: prost::Message + Clone>(
-        method: &str,
-        subject: &str,
-        request_id: &str,
-        message: &M,
-        clear_request_id: impl FnOnce(&mut M),
-    ) -> Result<Self, Status> {
+    /// Scopes the request's `request_id` (a UUID, or empty for none) by `subject`
+    /// (`{subject}/{request_id}`) so two callers cannot collide, and fingerprints the
+    /// request (with its request id cleared) under its method.
+    pub(super) fn of<M: Keyed>(subject: &str, request: &M) -> Result<Self, Status> {
+        let request_id = request.request_id();
         if !request_id.is_empty() && Uuid::parse_str(request_id).is_err() {
             return Err(to_status(ProfileError::invalid(
                 "request_id",
                 "must be a UUID",
             )));
         }
-        let mut message = message.clone();
-        clear_request_id(&mut message);
+        let key = (!request_id.is_empty()).then(|| format!("{subject}/{request_id}"));
+        let mut message = request.clone();
+        message.clear_request_id();
         Ok(Self {
-            key: (!request_id.is_empty()).then(|| format!("{subject}/{request_id}")),
-            fingerprint: format!("{method}:{}", paging::fingerprint(&message.encode_to_vec())),
+            key,
+            fingerprint: format!(
+                "{}:{}",
+                M::METHOD,
+                paging::fingerprint(&message.encode_to_vec())
+            ),
         })
     }
 }
+
+/// A mutation that carries an idempotency key.
+pub(super) trait Keyed: prost::Message + Clone {
+    /// The RPC's name, part of the fingerprint.
+    const METHOD: &'static str;
+    /// The key as sent.
+    fn request_id(&self) -> &str;
+    /// Clears the key, so the fingerprint covers the rest of the request.
+    fn clear_request_id(&mut self);
+}
+
+macro_rules! keyed {
+    ($($message:ident => $method:literal),* $(,)?) => {
+        $(impl Keyed for pb::$message {
+            const METHOD: &'static str = $method;
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+            fn clear_request_id(&mut self) {
+                self.request_id.clear();
+            }
+        })*
+    };
+}
+
+keyed!(
+    UpdateProfileRequest => "UpdateProfile",
+    CreateAddressRequest => "CreateAddress",
+    UpdateAddressRequest => "UpdateAddress",
+    DeleteAddressRequest => "DeleteAddress",
+    SetDefaultAddressRequest => "SetDefaultAddress",
+    UpdatePreferencesRequest => "UpdatePreferences",
+);
 
 /// What an earlier call with the same key did.
 pub(super) enum Replay {

@@ -58,13 +58,7 @@ impl<S: ProfileStore> ProfileGrpc<S> {
         caller: &Caller,
         request: pb::UpdateProfileRequest,
     ) -> Result<pb::UpdateProfileResponse, Status> {
-        let idempotency = Idempotency::of(
-            "UpdateProfile",
-            &caller.subject,
-            &request.request_id,
-            &request,
-            |r| r.request_id.clear(),
-        )?;
+        let idempotency = Idempotency::of(&caller.subject, &request)?;
         let values = request.profile.unwrap_or_default();
         let user = target_user(caller, "profile.id", &values.id, Access::Write)?;
         let profile = match self.replay(&idempotency).await? {
@@ -109,13 +103,7 @@ impl<S: ProfileStore> ProfileGrpc<S> {
         caller: &Caller,
         request: pb::UpdatePreferencesRequest,
     ) -> Result<pb::UpdatePreferencesResponse, Status> {
-        let idempotency = Idempotency::of(
-            "UpdatePreferences",
-            &caller.subject,
-            &request.request_id,
-            &request,
-            |r| r.request_id.clear(),
-        )?;
+        let idempotency = Idempotency::of(&caller.subject, &request)?;
         let user = target_user(caller, "user_id", &request.user_id, Access::Write)?;
         let preferences = match self.replay(&idempotency).await? {
             Replay::Done(_) => self.preferences_of(user).await?,

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::{ProfileStore, StoreError};
 use crate::domain::{
-    Address, AddressCursor, AddressPatch, MAX_ADDRESSES, Preferences, PreferencesPatch, Profile,
-    ProfileError, ProfilePatch, RequestRecord,
+    Address, AddressCursor, AddressPatch, Preferences, PreferencesPatch, Profile, ProfileError,
+    ProfilePatch, RequestRecord,
 };
 
 /// Profile's data in process memory.
@@ -110,11 +110,8 @@ impl ProfileStore for MemoryStore {
         let now = address.created_at;
         state.touch_profile(address.user_id, now);
         let existing = state.addresses_of(address.user_id).count();
-        if existing >= MAX_ADDRESSES {
-            return Err(ProfileError::TooManyAddresses);
-        }
         let mut stored = address.clone();
-        stored.is_default = make_default || existing == 0;
+        stored.is_default = Address::becomes_default(existing, make_default)?;
         if stored.is_default {
             state.clear_defaults(address.user_id, address.id, now);
         }

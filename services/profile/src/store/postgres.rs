@@ -35,15 +35,21 @@ macro_rules! address_values {
 
 mod rows;
 
+const PREFERENCES_BY_USER: &str = concat!(
+    "SELECT ",
+    preferences_columns!(),
+    " FROM preferences WHERE user_id = $1"
+);
+
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{ProfileStore, StoreError};
 use crate::domain::{
-    Address, AddressCursor, AddressPatch, MAX_ADDRESSES, Preferences, PreferencesPatch, Profile,
-    ProfileError, ProfilePatch, RequestRecord,
+    Address, AddressCursor, AddressPatch, Preferences, PreferencesPatch, Profile, ProfileError,
+    ProfilePatch, RequestRecord,
 };
 use rows::{address_from_row, bind_address, preferences_from_row, profile_from_row};
 
@@ -101,6 +107,21 @@ fn backend(error: sqlx::Error) -> StoreError {
 
 fn db(error: sqlx::Error) -> ProfileError {
     ProfileError::Store(backend(error))
+}
+
+/// The one row `sql` (taking the id as `$1`) finds, decoded; `None` when there is none.
+async fn fetch_by_id<'c, T>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Postgres>,
+    sql: &'static str,
+    id: Uuid,
+    decode: fn(&PgRow) -> Result<T, sqlx::Error>,
+) -> Result<Option<T>, ProfileError> {
+    let row = sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(executor)
+        .await
+        .map_err(db)?;
+    row.map(|row| decode(&row)).transpose().map_err(db)
 }
 
 /// Creates the user's profile row when missing and locks it until the transaction ends:
@@ -203,18 +224,12 @@ async fn mark_default(
 
 impl ProfileStore for PgStore {
     async fn profile(&self, user_id: Uuid) -> Result<Option<Profile>, ProfileError> {
-        let row = sqlx::query(concat!(
+        let sql = concat!(
             "SELECT ",
             profile_columns!(),
             " FROM profiles WHERE user_id = $1"
-        ))
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        row.map(|row| profile_from_row(&row))
-            .transpose()
-            .map_err(db)
+        );
+        fetch_by_id(&self.pool, sql, user_id, profile_from_row).await
     }
 
     async fn update_profile(
@@ -274,18 +289,12 @@ impl ProfileStore for PgStore {
     }
 
     async fn address(&self, id: Uuid) -> Result<Option<Address>, ProfileError> {
-        let row = sqlx::query(concat!(
+        let sql = concat!(
             "SELECT ",
             address_columns!(),
             " FROM addresses WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        row.map(|row| address_from_row(&row))
-            .transpose()
-            .map_err(db)
+        );
+        fetch_by_id(&self.pool, sql, id, address_from_row).await
     }
 
     async fn create_address(
@@ -301,11 +310,11 @@ impl ProfileStore for PgStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
-        if usize::try_from(existing).unwrap_or(usize::MAX) >= MAX_ADDRESSES {
-            return Err(ProfileError::TooManyAddresses);
-        }
         let mut stored = address.clone();
-        stored.is_default = make_default || existing == 0;
+        stored.is_default = Address::becomes_default(
+            usize::try_from(existing).unwrap_or(usize::MAX),
+            make_default,
+        )?;
         if stored.is_default {
             clear_defaults(&mut tx, address.user_id, address.id, now).await?;
         }
@@ -411,18 +420,13 @@ impl ProfileStore for PgStore {
     }
 
     async fn preferences(&self, user_id: Uuid) -> Result<Option<Preferences>, ProfileError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            preferences_columns!(),
-            " FROM preferences WHERE user_id = $1"
-        ))
-        .bind(user_id)
-        .fetch_optional(&self.pool)
+        fetch_by_id(
+            &self.pool,
+            PREFERENCES_BY_USER,
+            user_id,
+            preferences_from_row,
+        )
         .await
-        .map_err(db)?;
-        row.map(|row| preferences_from_row(&row))
-            .transpose()
-            .map_err(db)
     }
 
     async fn update_preferences(
@@ -433,19 +437,9 @@ impl ProfileStore for PgStore {
     ) -> Result<Preferences, ProfileError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         lock_user(&mut tx, user_id, now).await?;
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            preferences_columns!(),
-            " FROM preferences WHERE user_id = $1"
-        ))
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let current = match row {
-            Some(row) => preferences_from_row(&row).map_err(db)?,
-            None => Preferences::defaults(user_id),
-        };
+        let current = fetch_by_id(&mut *tx, PREFERENCES_BY_USER, user_id, preferences_from_row)
+            .await?
+            .unwrap_or_else(|| Preferences::defaults(user_id));
         let updated = patch.apply(current, now);
         let window = updated.delivery_window;
         let channels: Vec<&str> = updated
