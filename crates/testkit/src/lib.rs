@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod accounts;
+pub mod bench;
 pub mod http;
 mod pki;
 mod proxy;

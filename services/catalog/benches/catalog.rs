@@ -12,7 +12,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -31,6 +30,7 @@ use mandi_runtime::server::{Module, ServerConfig, serve};
 use mandi_sdk::proto::mandi::catalog::v1::catalog_service_client::CatalogServiceClient;
 use mandi_sdk::proto::mandi::catalog::v1::catalog_service_server::CatalogServiceServer;
 use mandi_sdk::proto::mandi::catalog::v1::{GetProductRequest, GetProductResponse};
+use mandi_testkit::bench::{Run, median, round};
 use prost::Message as _;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -127,18 +127,8 @@ async fn get_product_vs_bare_tonic() -> Result<(), BoxError> {
         bare.push(load(bare_addr, &request, ROUND).await?);
         mandi.push(load(mandi_addr, &request, ROUND).await?);
     }
-    let rps = |runs: &[Run]| {
-        median(
-            runs.iter()
-                .map(|r| r.requests as f64 / r.wall.as_secs_f64()),
-        )
-    };
-    let cpu = |runs: &[Run]| {
-        median(
-            runs.iter()
-                .map(|r| r.cpu.as_secs_f64() * 1e6 / r.requests.max(1) as f64),
-        )
-    };
+    let rps = |runs: &[Run]| median(runs.iter().map(Run::per_second));
+    let cpu = |runs: &[Run]| median(runs.iter().map(Run::cpu_micros_per_request));
     println!(
         "GetProduct, cache hit, {CONCURRENCY} concurrent callers, payload {payload} bytes, median of {ROUNDS} × {ROUND:?}"
     );
@@ -164,39 +154,6 @@ async fn get_product_vs_bare_tonic() -> Result<(), BoxError> {
     Ok(())
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut values: Vec<f64> = values.collect();
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or_default()
-}
-
-/// One load round: requests answered, wall time, and CPU time this process used.
-struct Run {
-    requests: u64,
-    wall: Duration,
-    cpu: Duration,
-}
-
-/// CPU time (user + system) this process has used, from /proc/self/stat; immune to other
-/// processes on the shared machine, unlike wall-clock throughput.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the file, 12 and 13 after the name; the
-    // kernel counts them in USER_HZ ticks, 100 per second on Linux.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
 async fn client(
     addr: std::net::SocketAddr,
 ) -> Result<CatalogServiceClient<tonic::transport::Channel>, BoxError> {
@@ -213,32 +170,13 @@ async fn load(
     run: Duration,
 ) -> Result<Run, BoxError> {
     let client = client(addr).await?;
-    let done = Arc::new(AtomicU64::new(0));
-    let cpu_before = process_cpu();
-    let started = Instant::now();
-    let deadline = started + run;
-    let callers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let mut client = client.clone();
-            let request = request.clone();
-            let done = done.clone();
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    if client.get_product(request.clone()).await.is_ok() {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    for caller in callers {
-        caller.await?;
-    }
-    Ok(Run {
-        requests: done.load(Ordering::Relaxed),
-        wall: started.elapsed(),
-        cpu: process_cpu().saturating_sub(cpu_before),
+    let request = request.clone();
+    Ok(round(CONCURRENCY, run, move || {
+        let mut client = client.clone();
+        let request = request.clone();
+        async move { client.get_product(request).await.is_ok() }
     })
+    .await)
 }
 
 /// A tonic service that answers GetProduct with a fixed response and nothing else.
