@@ -85,19 +85,27 @@ fn product_id(value: &str) -> Result<Uuid, Status> {
     })
 }
 
-/// The request's idempotency key, scoped to the caller (or, for a guest, to the cart) so
-/// two callers' keys never collide, with a fingerprint of the request without its key.
-fn idempotency<M: prost::Message + Clone>(
+/// A request read at the edge: who calls, the cart it names, and its idempotency key.
+struct Parsed<M> {
+    actor: Actor,
+    message: M,
+    cart_id: Option<CartId>,
+    key: Option<Idempotency>,
+}
+
+/// Reads the caller, the cart id (`cart_id` of the message) and the idempotency key
+/// (`request_id`): scoped to the caller (or, for a guest, to the cart) so two callers'
+/// keys never collide, with a fingerprint of the request without its key.
+fn parse<M: prost::Message + Clone>(
     method: &str,
-    actor: &Actor,
-    cart: Option<&CartId>,
-    request_id: &str,
-    message: &M,
-    clear_request_id: impl FnOnce(&mut M),
-) -> Result<Option<Idempotency>, Status> {
-    if request_id.is_empty() {
-        return Ok(None);
-    }
+    request: Request<M>,
+    cart_id_of: impl Fn(&M) -> &str,
+    request_id_of: impl Fn(&mut M) -> &mut String,
+) -> Result<Parsed<M>, Status> {
+    let actor = actor(&request);
+    let mut message = request.into_inner();
+    let cart_id = cart_id(cart_id_of(&message))?;
+    let request_id = std::mem::take(request_id_of(&mut message));
     if request_id.chars().count() > MAX_REQUEST_ID_CHARS {
         return Err(errors::invalid_argument(
             DOMAIN,
@@ -107,17 +115,23 @@ fn idempotency<M: prost::Message + Clone>(
             )],
         ));
     }
-    let scope = match (&actor.user, cart) {
-        (Some(user), _) => format!("user:{user}"),
-        (None, Some(cart)) => format!("cart:{cart}"),
-        (None, None) => "guest".to_owned(),
-    };
-    let mut message = message.clone();
-    clear_request_id(&mut message);
-    Ok(Some(Idempotency {
-        key: format!("{scope}/{request_id}"),
-        fingerprint: format!("{method}:{}", paging::fingerprint(&message.encode_to_vec())),
-    }))
+    let key = (!request_id.is_empty()).then(|| {
+        let scope = match (&actor.user, &cart_id) {
+            (Some(user), _) => format!("user:{user}"),
+            (None, Some(cart)) => format!("cart:{cart}"),
+            (None, None) => "guest".to_owned(),
+        };
+        Idempotency {
+            key: format!("{scope}/{request_id}"),
+            fingerprint: format!("{method}:{}", paging::fingerprint(&message.encode_to_vec())),
+        }
+    });
+    Ok(Parsed {
+        actor,
+        message,
+        cart_id,
+        key,
+    })
 }
 
 impl<S: CartStore, C: Catalog, I: Inventory> CartGrpc<S, C, I> {
@@ -153,25 +167,21 @@ impl<S: CartStore, C: Catalog, I: Inventory> pb::cart_service_server::CartServic
         &self,
         request: Request<pb::AddItemRequest>,
     ) -> Result<Response<pb::AddItemResponse>, Status> {
-        let actor = actor(&request);
-        let req = request.into_inner();
-        let cart_id = cart_id(&req.cart_id)?;
-        let product = product_id(&req.product_id)?;
-        let key = idempotency(
-            "AddItem",
-            &actor,
-            cart_id.as_ref(),
-            &req.request_id,
-            &req,
-            |r| r.request_id.clear(),
-        )?;
+        let p = parse("AddItem", request, |r| &r.cart_id, |r| &mut r.request_id)?;
+        let product = product_id(&p.message.product_id)?;
         let cart = self
             .service
-            .add(&actor, cart_id.as_ref(), product, req.quantity, key)
+            .add(
+                &p.actor,
+                p.cart_id.as_ref(),
+                product,
+                p.message.quantity,
+                p.key,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::AddItemResponse {
-            cart: Some(self.reply(&actor, cart)),
+            cart: Some(self.reply(&p.actor, cart)),
         }))
     }
 
@@ -179,25 +189,26 @@ impl<S: CartStore, C: Catalog, I: Inventory> pb::cart_service_server::CartServic
         &self,
         request: Request<pb::UpdateItemQuantityRequest>,
     ) -> Result<Response<pb::UpdateItemQuantityResponse>, Status> {
-        let actor = actor(&request);
-        let req = request.into_inner();
-        let cart_id = cart_id(&req.cart_id)?;
-        let product = product_id(&req.product_id)?;
-        let key = idempotency(
+        let p = parse(
             "UpdateItemQuantity",
-            &actor,
-            cart_id.as_ref(),
-            &req.request_id,
-            &req,
-            |r| r.request_id.clear(),
+            request,
+            |r| &r.cart_id,
+            |r| &mut r.request_id,
         )?;
+        let product = product_id(&p.message.product_id)?;
         let cart = self
             .service
-            .set_quantity(&actor, cart_id.as_ref(), product, req.quantity, key)
+            .set_quantity(
+                &p.actor,
+                p.cart_id.as_ref(),
+                product,
+                p.message.quantity,
+                p.key,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::UpdateItemQuantityResponse {
-            cart: Some(self.reply(&actor, cart)),
+            cart: Some(self.reply(&p.actor, cart)),
         }))
     }
 
@@ -205,25 +216,15 @@ impl<S: CartStore, C: Catalog, I: Inventory> pb::cart_service_server::CartServic
         &self,
         request: Request<pb::RemoveItemRequest>,
     ) -> Result<Response<pb::RemoveItemResponse>, Status> {
-        let actor = actor(&request);
-        let req = request.into_inner();
-        let cart_id = cart_id(&req.cart_id)?;
-        let product = product_id(&req.product_id)?;
-        let key = idempotency(
-            "RemoveItem",
-            &actor,
-            cart_id.as_ref(),
-            &req.request_id,
-            &req,
-            |r| r.request_id.clear(),
-        )?;
+        let p = parse("RemoveItem", request, |r| &r.cart_id, |r| &mut r.request_id)?;
+        let product = product_id(&p.message.product_id)?;
         let cart = self
             .service
-            .remove(&actor, cart_id.as_ref(), product, key)
+            .remove(&p.actor, p.cart_id.as_ref(), product, p.key)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::RemoveItemResponse {
-            cart: Some(self.reply(&actor, cart)),
+            cart: Some(self.reply(&p.actor, cart)),
         }))
     }
 
@@ -231,24 +232,14 @@ impl<S: CartStore, C: Catalog, I: Inventory> pb::cart_service_server::CartServic
         &self,
         request: Request<pb::ClearCartRequest>,
     ) -> Result<Response<pb::ClearCartResponse>, Status> {
-        let actor = actor(&request);
-        let req = request.into_inner();
-        let cart_id = cart_id(&req.cart_id)?;
-        let key = idempotency(
-            "ClearCart",
-            &actor,
-            cart_id.as_ref(),
-            &req.request_id,
-            &req,
-            |r| r.request_id.clear(),
-        )?;
+        let p = parse("ClearCart", request, |r| &r.cart_id, |r| &mut r.request_id)?;
         let cart = self
             .service
-            .clear(&actor, cart_id.as_ref(), key)
+            .clear(&p.actor, p.cart_id.as_ref(), p.key)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ClearCartResponse {
-            cart: Some(self.reply(&actor, cart)),
+            cart: Some(self.reply(&p.actor, cart)),
         }))
     }
 
@@ -256,8 +247,9 @@ impl<S: CartStore, C: Catalog, I: Inventory> pb::cart_service_server::CartServic
         &self,
         request: Request<pb::MergeGuestCartRequest>,
     ) -> Result<Response<pb::MergeGuestCartResponse>, Status> {
-        let actor = actor(&request);
-        let Some(user) = actor.user.clone() else {
+        // The merge names no cart of its own: the caller's is the target.
+        let p = parse("MergeGuestCart", request, |_| "", |r| &mut r.request_id)?;
+        let Some(user) = p.actor.user.as_deref() else {
             return Err(errors::status(
                 Code::PermissionDenied,
                 "only a signed-in shopper can merge a guest cart into their own",
@@ -265,20 +257,16 @@ impl<S: CartStore, C: Catalog, I: Inventory> pb::cart_service_server::CartServic
                 "NOT_A_SHOPPER",
             ));
         };
-        let req = request.into_inner();
-        if req.guest_cart_id.is_empty() {
+        if p.message.guest_cart_id.is_empty() {
             return Err(to_status(CartError::invalid(
                 "guest_cart_id",
                 "is required",
             )));
         }
-        let guest = CartId::parse("guest_cart_id", &req.guest_cart_id).map_err(to_status)?;
-        let key = idempotency("MergeGuestCart", &actor, None, &req.request_id, &req, |r| {
-            r.request_id.clear()
-        })?;
+        let guest = CartId::parse("guest_cart_id", &p.message.guest_cart_id).map_err(to_status)?;
         let cart = self
             .service
-            .merge(&user, &guest, key)
+            .merge(user, &guest, p.key)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::MergeGuestCartResponse {
