@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::serde::ts_microseconds;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
@@ -83,12 +84,15 @@ pub struct Line {
     /// Price of one unit of sale at snapshot time, in the marketplace currency.
     pub unit_price_minor: i64,
     /// When the price was read.
+    #[serde(with = "ts_microseconds")]
     pub price_snapshot_at: DateTime<Utc>,
     /// When the product was first added.
+    #[serde(with = "ts_microseconds")]
     pub added_at: DateTime<Utc>,
 }
 
-/// A shopper's cart. `user_id` is `None` for a guest cart.
+/// A shopper's cart. `user_id` is `None` for a guest cart. Instants are kept as whole
+/// microseconds (as integers when stored, so reading a cart parses no dates).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cart {
     /// The cart id (the guest's key for guest carts).
@@ -98,10 +102,13 @@ pub struct Cart {
     /// Lines in the order products were first added.
     pub lines: Vec<Line>,
     /// When the cart was created.
+    #[serde(with = "ts_microseconds")]
     pub created_at: DateTime<Utc>,
     /// When the cart last changed.
+    #[serde(with = "ts_microseconds")]
     pub updated_at: DateTime<Utc>,
     /// When the cart is deleted unless it changes again.
+    #[serde(with = "ts_microseconds")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -131,6 +138,7 @@ pub struct MergeReport {
 impl Cart {
     /// A new empty cart for `user_id` (or a guest), expiring `ttl` after `now`.
     pub fn new(user_id: Option<String>, now: DateTime<Utc>, ttl: Duration) -> Self {
+        let now = whole_micros(now);
         Self {
             id: CartId::random(),
             user_id,
@@ -143,6 +151,7 @@ impl Cart {
 
     /// Marks a change at `now`: the cart lives another `ttl`.
     pub fn touch(&mut self, now: DateTime<Utc>, ttl: Duration) {
+        let now = whole_micros(now);
         self.updated_at = now;
         self.expires_at = now + ttl;
     }
@@ -262,7 +271,13 @@ fn require_on_sale(product: &Product) -> Result<(), CartError> {
     ))
 }
 
+/// `at` without its nanoseconds: what a stored cart keeps.
+fn whole_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+}
+
 fn snapshot(product: &Product, quantity: i64, added_at: DateTime<Utc>, now: DateTime<Utc>) -> Line {
+    let (added_at, now) = (whole_micros(added_at), whole_micros(now));
     Line {
         product_id: product.id,
         display_name: product.display_name.clone(),

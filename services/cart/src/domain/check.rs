@@ -68,7 +68,7 @@ impl Verification {
 /// A cart with its lines priced and checked, and the totals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedCart {
-    /// The stored cart (its lines are in `lines`).
+    /// The stored cart; its lines moved to `lines`.
     pub cart: Cart,
     /// The lines, in cart order.
     pub lines: Vec<PricedLine>,
@@ -96,7 +96,7 @@ impl PricedCart {
 /// `products` (the catalog now; `None` when it did not answer) and `available` (inventory
 /// now; `None` when it did not answer).
 pub fn price_cart(
-    cart: Cart,
+    mut cart: Cart,
     products: Option<&HashMap<Uuid, Product>>,
     available: Option<&HashMap<Uuid, i64>>,
     rates: &TaxRates,
@@ -116,9 +116,8 @@ pub fn price_cart(
                 .push("inventory unavailable: stock was not checked".into());
         }
     }
-    let lines: Vec<PricedLine> = cart
-        .lines
-        .iter()
+    let lines: Vec<PricedLine> = std::mem::take(&mut cart.lines)
+        .into_iter()
         .map(|line| {
             let product = products.map(|p| p.get(&line.product_id));
             let check = LineCheck {
@@ -130,7 +129,7 @@ pub fn price_cart(
             let total_minor = line_total(line.unit, line.unit_price_minor, line.quantity);
             let tax_rate_bps = rates.rate_for(&line.category_path);
             PricedLine {
-                line: line.clone(),
+                line,
                 total_minor,
                 tax_rate_bps,
                 tax_minor: tax_on(total_minor, tax_rate_bps),

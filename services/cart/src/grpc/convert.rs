@@ -50,33 +50,38 @@ pub(super) fn empty_cart(user: Option<&str>, currency: &str) -> pb::Cart {
 }
 
 fn item_to_proto(priced: PricedLine, currency: &str) -> pb::CartItem {
-    let line = &priced.line;
-    let check = &priced.check;
+    let PricedLine {
+        line,
+        total_minor,
+        tax_rate_bps,
+        tax_minor,
+        check,
+    } = priced;
     let item_check = pb::LineCheck {
         price_verified: check.current_price_minor.is_some(),
         current_unit_price: check
             .current_price_minor
             .and_then(|price| money(price, currency)),
-        price_changed: check.price_changed(line),
+        price_changed: check.price_changed(&line),
         unavailable: check.unavailable,
         stock_verified: check.available.is_some(),
         available_quantity: check.available.unwrap_or(0),
-        stock_short: check.stock_short(line),
+        stock_short: check.stock_short(&line),
     };
     pb::CartItem {
         product_id: line.product_id.to_string(),
-        product_display_name: line.display_name.clone(),
-        image_url: line.image_url.clone(),
-        vendor_id: line.vendor_id.clone(),
+        product_display_name: line.display_name,
+        image_url: line.image_url,
+        vendor_id: line.vendor_id,
         unit_of_sale: unit_to_proto(line.unit) as i32,
         quantity: line.quantity,
         unit_price: money(line.unit_price_minor, currency),
-        line_total: money(priced.total_minor, currency),
+        line_total: money(total_minor, currency),
         price_snapshot_time: timestamp(line.price_snapshot_at),
         add_time: timestamp(line.added_at),
-        category_id: line.category_id.clone(),
-        tax_rate_bps: priced.tax_rate_bps,
-        line_tax: money(priced.tax_minor, currency),
+        category_id: line.category_id,
+        tax_rate_bps,
+        line_tax: money(tax_minor, currency),
         check: Some(item_check),
     }
 }
