@@ -46,7 +46,7 @@ fn product(n: usize) -> Product {
         vendor_id: "vendor-bench".into(),
         category_id: "category-bench".into(),
         category_path: vec!["nuts".into(), "dry-fruits-nuts".into()],
-        unit: if n % 2 == 0 {
+        unit: if n.is_multiple_of(2) {
             Unit::Kilogram
         } else {
             Unit::Piece
