@@ -9,6 +9,7 @@ pub mod errors;
 pub mod events;
 pub mod metrics;
 pub mod observe;
+pub mod outbox;
 pub mod paging;
 pub mod server;
 pub mod shed;

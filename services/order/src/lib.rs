@@ -1,0 +1,2 @@
+//! mandi-order: (being built).
+#![forbid(unsafe_code)]

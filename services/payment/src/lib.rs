@@ -1,0 +1,2 @@
+//! mandi-payment: (being built).
+#![forbid(unsafe_code)]
