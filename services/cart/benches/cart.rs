@@ -4,7 +4,8 @@
 //! in the same run so the shared machine's noise hits both alike. Catalog and inventory
 //! answer from in-process tables here, so the figure is the cart's own cost.
 //!
-//! Needs Redis (`MANDI_TEST_REDIS_URL`, default redis://127.0.0.1:6379). Run with
+//! A third row, GetCart without a cart, is the stack alone. Needs Redis
+//! (`MANDI_TEST_REDIS_URL`, default redis://127.0.0.1:6379). Run with
 //! `make bench`.
 
 use std::sync::Arc;
@@ -150,8 +151,8 @@ async fn get_cart_vs_raw_redis_get() -> Result<(), BoxError> {
         .query_async(&mut redis.clone())
         .await?;
 
-    let get_cart = || {
-        let (client, request) = (client.clone(), request.clone());
+    let get_cart = |request: GetCartRequest| {
+        let client = client.clone();
         round(CONCURRENCY, ROUND, move || {
             let (mut client, request) = (client.clone(), request.clone());
             async move { client.get_cart(request).await.is_ok() }
@@ -171,13 +172,19 @@ async fn get_cart_vs_raw_redis_get() -> Result<(), BoxError> {
         })
     };
 
-    // Warm both, then alternate rounds.
-    get_cart().await;
+    // A guest without a cart id: the same stack answering an empty cart, with no Redis
+    // and no pricing, to show the floor a GetCart stands on.
+    let no_cart = GetCartRequest::default();
+
+    // Warm all three, then alternate rounds.
+    get_cart(request.clone()).await;
+    get_cart(no_cart.clone()).await;
     raw_get().await;
-    let (mut cart_runs, mut redis_runs) = (Vec::new(), Vec::new());
+    let (mut cart_runs, mut floor_runs, mut redis_runs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         redis_runs.push(raw_get().await);
-        cart_runs.push(get_cart().await);
+        cart_runs.push(get_cart(request.clone()).await);
+        floor_runs.push(get_cart(no_cart.clone()).await);
     }
     let rps = |runs: &[Run]| median(runs.iter().map(Run::per_second));
     let cpu = |runs: &[Run]| median(runs.iter().map(Run::cpu_micros_per_request));
@@ -198,8 +205,14 @@ async fn get_cart_vs_raw_redis_get() -> Result<(), BoxError> {
         cpu(&cart_runs)
     );
     println!(
-        "  ratio GetCart / raw GET           {:>9.2} by req/s",
-        rps(&cart_runs) / rps(&redis_runs)
+        "  GetCart, no cart (stack floor)    {:>9.0} req/s   {:>6.1} µs CPU per request (client + server)",
+        rps(&floor_runs),
+        cpu(&floor_runs)
+    );
+    println!(
+        "  ratio GetCart / raw GET           {:>9.2} by req/s   (GetCart / stack floor {:.2})",
+        rps(&cart_runs) / rps(&redis_runs),
+        rps(&cart_runs) / rps(&floor_runs)
     );
 
     let _ = stop_tx.send(());
