@@ -19,6 +19,8 @@ pub enum Target {
     Inventory,
     /// mandi.cart.v1.CartService
     Cart,
+    /// mandi.order.v1.OrderService
+    Order,
 }
 
 /// Every implemented target, in start order.
@@ -28,6 +30,7 @@ pub const ALL: &[Target] = &[
     Target::Catalog,
     Target::Inventory,
     Target::Cart,
+    Target::Order,
 ];
 
 impl Target {
@@ -39,6 +42,7 @@ impl Target {
             Target::Catalog => "catalog",
             Target::Inventory => "inventory",
             Target::Cart => "cart",
+            Target::Order => "order",
         }
     }
 
@@ -102,6 +106,8 @@ pub enum Prepared {
     Inventory(mandi_inventory::InventoryConfig),
     /// cart's settings.
     Cart(mandi_cart::CartConfig),
+    /// order's settings.
+    Order(mandi_order::OrderConfig),
 }
 
 /// Reads the configuration of every selected target.
@@ -125,6 +131,10 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
                 mandi_inventory::InventoryConfig::from_env(env, selection.embedded)?,
             )),
             Target::Cart => Ok(Prepared::Cart(mandi_cart::CartConfig::from_env(
+                env,
+                selection.embedded,
+            )?)),
+            Target::Order => Ok(Prepared::Order(mandi_order::OrderConfig::from_env(
                 env,
                 selection.embedded,
             )?)),
@@ -223,6 +233,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
             Prepared::Catalog(config) => mandi_catalog::module(config).await?,
             Prepared::Inventory(config) => mandi_inventory::module(config).await?,
             Prepared::Cart(config) => mandi_cart::module(config).await?,
+            Prepared::Order(config) => mandi_order::module(config).await?,
         });
     }
     Ok(modules)
@@ -251,7 +262,7 @@ mod tests {
         let err = select("identity,warp-drive").unwrap_err().to_string();
         assert!(err.contains("\"warp-drive\""), "{err}");
         assert!(
-            err.contains("known: all, identity, profile, catalog, inventory, cart"),
+            err.contains("known: all, identity, profile, catalog, inventory, cart, order"),
             "{err}"
         );
     }
