@@ -1,0 +1,518 @@
+//! The payment use cases: authorize, capture, void and refund, each run once per
+//! idempotency key through [`PaymentStore::execute`], with the gateway called while the
+//! store holds the key and the payment, and every gateway call bounded by the configured
+//! timeout.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mandi_runtime::paging;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::{
+    Capture, Card, Failure, FailureReason, GatewayError, MAX_REASON_CHARS, Money, NewPayment,
+    Payment, PaymentError, PaymentMethod, Refund, RefundStatus, Settlement, StoredCard,
+    capture_journal, now, refund_journal,
+};
+use crate::events;
+use crate::gateway::{Authorization, Gateway};
+use crate::store::{Change, Executed, PaymentStore, RequestKey, Subject, Work};
+
+/// Longest request id kept.
+const MAX_REQUEST_ID_CHARS: usize = 128;
+/// Provider name of cash-on-delivery payments.
+pub const COD_PROVIDER: &str = "cod";
+
+/// What the use cases need from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Platform fee on captures, basis points (0..=10 000).
+    pub fee_bps: u32,
+    /// Longest wait for one gateway call.
+    pub gateway_timeout: Duration,
+    /// The marketplace currency; payments in another are refused.
+    pub currency: String,
+}
+
+/// How the customer pays, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Instrument {
+    /// A card (the number never leaves this value but to the gateway).
+    Card(Card),
+    /// Cash to the rider.
+    CashOnDelivery,
+}
+
+/// AuthorizePayment, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorize {
+    /// The order.
+    pub order_id: Uuid,
+    /// The paying user.
+    pub user_id: Uuid,
+    /// Amount to hold.
+    pub amount: Money,
+    /// How.
+    pub instrument: Instrument,
+}
+
+/// CapturePayment, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaptureRequest {
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Minor units to take; `None` takes the authorized amount.
+    pub amount: Option<i64>,
+}
+
+/// VoidPayment, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoidRequest {
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Why, for the record.
+    pub reason: String,
+}
+
+/// RefundPayment, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundRequest {
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Minor units to return; `None` returns what is left.
+    pub amount: Option<i64>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Who sent a request and the idempotency key they gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller<'a> {
+    /// The caller's subject (`service:checkout`, a user id): keys are scoped by it.
+    pub subject: &'a str,
+    /// The request's `request_id`; empty when none was sent.
+    pub request_id: &'a str,
+}
+
+impl Caller<'_> {
+    /// The scoped key and `arguments`' fingerprint under `method`; `required` refuses an
+    /// empty request id.
+    fn key(
+        &self,
+        method: &str,
+        arguments: &impl Serialize,
+        required: bool,
+    ) -> Result<Option<RequestKey>, PaymentError> {
+        if self.request_id.chars().count() > MAX_REQUEST_ID_CHARS {
+            return Err(PaymentError::invalid(
+                "request_id",
+                format!("must be at most {MAX_REQUEST_ID_CHARS} characters"),
+            ));
+        }
+        if self.request_id.is_empty() {
+            return if required {
+                Err(PaymentError::invalid("request_id", "is required"))
+            } else {
+                Ok(None)
+            };
+        }
+        Ok(Some(RequestKey {
+            key: format!("{}/{}", self.subject, self.request_id),
+            fingerprint: format!("{method}:{}", paging::fingerprint(arguments)),
+        }))
+    }
+}
+
+/// What of an authorization request its fingerprint covers: everything but the card
+/// number, of which only the last four digits and the expiry count (no hash of a card
+/// number is ever kept).
+#[derive(Serialize)]
+struct AuthorizeFingerprint<'a> {
+    order_id: Uuid,
+    user_id: Uuid,
+    amount: &'a Money,
+    card: Option<(String, u32, i32)>,
+}
+
+impl<'a> From<&'a Authorize> for AuthorizeFingerprint<'a> {
+    fn from(request: &'a Authorize) -> Self {
+        Self {
+            order_id: request.order_id,
+            user_id: request.user_id,
+            amount: &request.amount,
+            card: match &request.instrument {
+                Instrument::Card(card) => {
+                    Some((card.number.last4(), card.expiry.month, card.expiry.year))
+                }
+                Instrument::CashOnDelivery => None,
+            },
+        }
+    }
+}
+
+/// The payment use cases over a store and a gateway.
+pub struct Payments<S, G> {
+    store: Arc<S>,
+    gateway: Arc<G>,
+    settings: Settings,
+}
+
+impl<S, G> Clone for Payments<S, G> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            gateway: self.gateway.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+impl<S: PaymentStore, G: Gateway> Payments<S, G> {
+    /// Use cases over `store` and `gateway`.
+    pub fn new(store: Arc<S>, gateway: Arc<G>, settings: Settings) -> Self {
+        Self {
+            store,
+            gateway,
+            settings,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// Creates and authorizes a payment: a card through the gateway, cash at once.
+    pub async fn authorize(
+        &self,
+        caller: Caller<'_>,
+        request: Authorize,
+    ) -> Result<Executed, PaymentError> {
+        let key = caller.key(
+            "AuthorizePayment",
+            &AuthorizeFingerprint::from(&request),
+            true,
+        )?;
+        if request.amount.currency != self.settings.currency {
+            return Err(PaymentError::invalid(
+                "amount.currency_code",
+                format!("must be {}", self.settings.currency),
+            ));
+        }
+        self.store
+            .execute(
+                key.as_ref(),
+                AuthorizeWork {
+                    use_cases: self,
+                    request,
+                },
+            )
+            .await
+    }
+
+    /// Captures an authorized payment, in full or in part.
+    pub async fn capture(
+        &self,
+        caller: Caller<'_>,
+        request: CaptureRequest,
+    ) -> Result<Executed, PaymentError> {
+        let key = caller.key("CapturePayment", &request, true)?;
+        self.store
+            .execute(
+                key.as_ref(),
+                CaptureWork {
+                    use_cases: self,
+                    request,
+                },
+            )
+            .await
+    }
+
+    /// Voids an authorized payment.
+    pub async fn void(
+        &self,
+        caller: Caller<'_>,
+        request: VoidRequest,
+    ) -> Result<Executed, PaymentError> {
+        if request.reason.chars().count() > MAX_REASON_CHARS {
+            return Err(PaymentError::invalid(
+                "reason",
+                format!("must be at most {MAX_REASON_CHARS} characters"),
+            ));
+        }
+        let key = caller.key("VoidPayment", &request, false)?;
+        self.store
+            .execute(
+                key.as_ref(),
+                VoidWork {
+                    use_cases: self,
+                    request,
+                },
+            )
+            .await
+    }
+
+    /// Refunds part or all of a captured payment.
+    pub async fn refund(
+        &self,
+        caller: Caller<'_>,
+        request: RefundRequest,
+    ) -> Result<Executed, PaymentError> {
+        let reason = request.reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+            return Err(PaymentError::invalid(
+                "reason",
+                format!("is required, at most {MAX_REASON_CHARS} characters"),
+            ));
+        }
+        let key = caller.key("RefundPayment", &request, true)?;
+        self.store
+            .execute(
+                key.as_ref(),
+                RefundWork {
+                    use_cases: self,
+                    request,
+                },
+            )
+            .await
+    }
+
+    /// One gateway call, bounded by the configured timeout.
+    async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<T, GatewayError>>,
+    ) -> Result<T, GatewayError> {
+        let timeout = self.settings.gateway_timeout;
+        tokio::time::timeout(timeout, call)
+            .await
+            .unwrap_or(Err(GatewayError::Timeout(timeout)))
+    }
+}
+
+/// The payment in `current`, or NOT_FOUND.
+fn the_payment(current: Vec<Payment>, id: Uuid) -> Result<Payment, PaymentError> {
+    current
+        .into_iter()
+        .next()
+        .ok_or_else(|| PaymentError::NotFound(format!("payment {id}")))
+}
+
+// === Work ===
+
+struct AuthorizeWork<'a, S, G> {
+    use_cases: &'a Payments<S, G>,
+    request: Authorize,
+}
+
+impl<S: PaymentStore, G: Gateway> AuthorizeWork<'_, S, G> {
+    async fn settle(&self) -> Settlement {
+        let Instrument::Card(card) = &self.request.instrument else {
+            return Settlement::Approved {
+                reference: String::new(),
+                card: None,
+            };
+        };
+        let gateway = &self.use_cases.gateway;
+        match self
+            .use_cases
+            .call(gateway.authorize(card, &self.request.amount))
+            .await
+        {
+            Ok(Authorization::Approved { reference, card }) => Settlement::Approved {
+                reference,
+                card: Some(card),
+            },
+            Ok(Authorization::Declined {
+                reason,
+                message,
+                card,
+            }) => Settlement::Refused {
+                failure: Failure { reason, message },
+                card: Some(card),
+            },
+            Err(error) => {
+                tracing::warn!(%error, order_id = %self.request.order_id, last4 = %card.number.last4(), "card authorization failed");
+                let reason = match error {
+                    GatewayError::Timeout(_) => FailureReason::GatewayTimeout,
+                    GatewayError::Failed(_) => FailureReason::GatewayError,
+                };
+                Settlement::Refused {
+                    failure: Failure {
+                        reason,
+                        message: error.to_string(),
+                    },
+                    card: Some(StoredCard {
+                        token: String::new(),
+                        brand: card.number.brand(),
+                        last4: card.number.last4(),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+impl<S: PaymentStore, G: Gateway> Work for AuthorizeWork<'_, S, G> {
+    fn subject(&self) -> Subject {
+        Subject::Order(self.request.order_id)
+    }
+
+    async fn decide(self, current: Vec<Payment>) -> Result<Change, PaymentError> {
+        if let Some(live) = current.iter().find(|p| p.status.is_live()) {
+            return Err(PaymentError::AlreadyPaid {
+                order_id: live.order_id,
+                payment_id: live.id,
+                status: live.status,
+            });
+        }
+        let (method, provider) = match self.request.instrument {
+            Instrument::Card(_) => (PaymentMethod::Card, self.use_cases.gateway.name()),
+            Instrument::CashOnDelivery => (PaymentMethod::CashOnDelivery, COD_PROVIDER),
+        };
+        let pending = Payment::pending(
+            NewPayment {
+                order_id: self.request.order_id,
+                user_id: self.request.user_id,
+                amount: self.request.amount.clone(),
+                method,
+            },
+            provider,
+            now(),
+        );
+        let payment = pending.settle(self.settle().await, now())?;
+        let events = match (payment.failure.is_some(), method) {
+            (true, _) => vec![events::failed(&payment)],
+            (false, PaymentMethod::CashOnDelivery) => {
+                vec![events::confirmed(&payment, payment.amount.minor)]
+            }
+            (false, PaymentMethod::Card) => Vec::new(),
+        };
+        Ok(Change {
+            events,
+            ..Change::unchanged(payment)
+        })
+    }
+}
+
+struct CaptureWork<'a, S, G> {
+    use_cases: &'a Payments<S, G>,
+    request: CaptureRequest,
+}
+
+impl<S: PaymentStore, G: Gateway> Work for CaptureWork<'_, S, G> {
+    fn subject(&self) -> Subject {
+        Subject::Payment(self.request.payment_id)
+    }
+
+    async fn decide(self, current: Vec<Payment>) -> Result<Change, PaymentError> {
+        let payment = the_payment(current, self.request.payment_id)?;
+        let amount = match payment.plan_capture(self.request.amount)? {
+            Capture::AlreadyCaptured => return Ok(Change::unchanged(payment)),
+            Capture::Take(amount) => amount,
+        };
+        let card = payment.method == PaymentMethod::Card;
+        if card {
+            let gateway = &self.use_cases.gateway;
+            self.use_cases
+                .call(gateway.capture(
+                    &payment.provider_reference,
+                    &payment.amount.with_minor(amount),
+                ))
+                .await
+                .map_err(PaymentError::Gateway)?;
+        }
+        let at = now();
+        let payment = payment.capture(amount, at)?;
+        let entries = capture_journal(&payment, amount, self.use_cases.settings.fee_bps, at);
+        // Cash on delivery was confirmed when it was agreed; a card when it is captured.
+        let events = if card {
+            vec![events::confirmed(&payment, amount)]
+        } else {
+            Vec::new()
+        };
+        Ok(Change {
+            entries,
+            events,
+            ..Change::unchanged(payment)
+        })
+    }
+}
+
+struct VoidWork<'a, S, G> {
+    use_cases: &'a Payments<S, G>,
+    request: VoidRequest,
+}
+
+impl<S: PaymentStore, G: Gateway> Work for VoidWork<'_, S, G> {
+    fn subject(&self) -> Subject {
+        Subject::Payment(self.request.payment_id)
+    }
+
+    async fn decide(self, current: Vec<Payment>) -> Result<Change, PaymentError> {
+        let payment = the_payment(current, self.request.payment_id)?;
+        if !payment.needs_void()? {
+            return Ok(Change::unchanged(payment));
+        }
+        if payment.method == PaymentMethod::Card {
+            let gateway = &self.use_cases.gateway;
+            self.use_cases
+                .call(gateway.void(&payment.provider_reference))
+                .await
+                .map_err(PaymentError::Gateway)?;
+        }
+        tracing::info!(payment_id = %payment.id, reason = %self.request.reason, "payment voided");
+        Ok(Change::unchanged(payment.void(now())?))
+    }
+}
+
+struct RefundWork<'a, S, G> {
+    use_cases: &'a Payments<S, G>,
+    request: RefundRequest,
+}
+
+impl<S: PaymentStore, G: Gateway> Work for RefundWork<'_, S, G> {
+    fn subject(&self) -> Subject {
+        Subject::Payment(self.request.payment_id)
+    }
+
+    async fn decide(self, current: Vec<Payment>) -> Result<Change, PaymentError> {
+        let payment = the_payment(current, self.request.payment_id)?;
+        let amount = payment
+            .amount
+            .with_minor(payment.plan_refund(self.request.amount)?);
+        let created_at = now();
+        let provider_reference = match payment.method {
+            PaymentMethod::Card => {
+                let gateway = &self.use_cases.gateway;
+                self.use_cases
+                    .call(gateway.refund(&payment.provider_reference, &amount))
+                    .await
+                    .map_err(PaymentError::Gateway)?
+            }
+            PaymentMethod::CashOnDelivery => String::new(),
+        };
+        let at = now();
+        let refund = Refund {
+            id: Uuid::now_v7(),
+            payment_id: payment.id,
+            amount,
+            reason: self.request.reason.trim().to_owned(),
+            status: RefundStatus::Succeeded,
+            provider_reference,
+            failure_message: String::new(),
+            created_at,
+            completed_at: Some(at),
+        };
+        let payment = payment.refund(refund.clone(), at)?;
+        let entries = refund_journal(&payment, &refund, at);
+        let events = vec![events::refunded(&payment, &refund)];
+        Ok(Change {
+            payment,
+            new_refund: Some(refund),
+            entries,
+            events,
+        })
+    }
+}
