@@ -21,6 +21,8 @@ pub enum Target {
     Cart,
     /// mandi.order.v1.OrderService
     Order,
+    /// mandi.payment.v1.PaymentService
+    Payment,
 }
 
 /// Every implemented target, in start order.
@@ -31,6 +33,7 @@ pub const ALL: &[Target] = &[
     Target::Inventory,
     Target::Cart,
     Target::Order,
+    Target::Payment,
 ];
 
 impl Target {
@@ -43,6 +46,7 @@ impl Target {
             Target::Inventory => "inventory",
             Target::Cart => "cart",
             Target::Order => "order",
+            Target::Payment => "payment",
         }
     }
 
@@ -108,6 +112,8 @@ pub enum Prepared {
     Cart(mandi_cart::CartConfig),
     /// order's settings.
     Order(mandi_order::OrderConfig),
+    /// payment's settings.
+    Payment(mandi_payment::PaymentConfig),
 }
 
 /// Reads the configuration of every selected target.
@@ -135,6 +141,10 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
                 selection.embedded,
             )?)),
             Target::Order => Ok(Prepared::Order(mandi_order::OrderConfig::from_env(
+                env,
+                selection.embedded,
+            )?)),
+            Target::Payment => Ok(Prepared::Payment(mandi_payment::PaymentConfig::from_env(
                 env,
                 selection.embedded,
             )?)),
@@ -234,6 +244,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
             Prepared::Inventory(config) => mandi_inventory::module(config).await?,
             Prepared::Cart(config) => mandi_cart::module(config).await?,
             Prepared::Order(config) => mandi_order::module(config).await?,
+            Prepared::Payment(config) => mandi_payment::module(config).await?,
         });
     }
     Ok(modules)
@@ -262,7 +273,7 @@ mod tests {
         let err = select("identity,warp-drive").unwrap_err().to_string();
         assert!(err.contains("\"warp-drive\""), "{err}");
         assert!(
-            err.contains("known: all, identity, profile, catalog, inventory, cart, order"),
+            err.contains("known: all, identity, profile, catalog, inventory, cart, order, payment"),
             "{err}"
         );
     }
