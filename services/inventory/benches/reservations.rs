@@ -14,7 +14,6 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and `pgbench` on the PATH. Creates a
 //! database `mandi_bench_<uuid>` and drops it at the end. Run with `make bench`.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,9 @@ use chrono::{DateTime, Utc};
 use mandi_inventory::domain::{Location, NewBatch, NewWarehouse, ReservationLine, ReserveRequest};
 use mandi_inventory::store::InventoryStore;
 use mandi_inventory::store::postgres::PgStore;
-use sqlx::Connection;
+use mandi_testkit::bench::{
+    BoxError, Lcg, millis, parse_tps, percentile, pgbench, with_scratch_database,
+};
 use uuid::Uuid;
 
 const CLIENTS: usize = 32;
@@ -40,40 +41,11 @@ const BATCHES_PER_WAREHOUSE: usize = 3;
 const BATCH_QUANTITY: i64 = 1_000_000;
 const PGBENCH_SCALE: u32 = 10;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 fn main() -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let admin = mandi_testkit::postgres_admin_url();
-    let name = format!("mandi_bench_{}", Uuid::now_v7().simple());
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
-    let url = format!("{base}/{name}");
-
-    runtime.block_on(execute(&admin, &format!("CREATE DATABASE {name}")))?;
-    let outcome = run(&runtime, &url);
-    // Dropped whatever happened; FORCE ends connections a failed run left behind.
-    let dropped = runtime.block_on(execute(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    ));
-    outcome?;
-    dropped?;
-    Ok(())
-}
-
-async fn execute(admin: &str, sql: &str) -> Result<(), BoxError> {
-    let mut connection = sqlx::PgConnection::connect(admin).await.map_err(|e| {
-        format!("PostgreSQL is not reachable at {admin} ({e}); start it with `make up`")
-    })?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(&mut connection)
-        .await
-        .map_err(|e| format!("{sql}: {e}"))?;
-    Ok(())
+    with_scratch_database(&runtime, |url| run(&runtime, url))
 }
 
 fn run(runtime: &tokio::runtime::Runtime, url: &str) -> Result<(), BoxError> {
@@ -214,7 +186,7 @@ async fn checkouts(
         .map(|client| {
             let (store, products) = (store.clone(), products.clone());
             tokio::spawn(async move {
-                let mut random = Lcg(0x5eed_2026 ^ ((client as u64 + 1) * 0x9e37_79b9_7f4a_7c15));
+                let mut random = Lcg::for_client(client);
                 let mut done = Checkouts {
                     completed: 0,
                     failed: 0,
@@ -286,72 +258,4 @@ fn order_lines(random: &mut Lcg, products: &[Uuid]) -> Vec<ReservationLine> {
         }
     }
     lines
-}
-
-/// A fixed linear congruential sequence: the same orders every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-// === pgbench ===
-
-/// Runs pgbench against `url` (libpq takes a connection URI where the database name
-/// goes) and returns its standard output.
-fn pgbench(args: &[&str], url: &str) -> Result<String, BoxError> {
-    let output = Command::new("pgbench")
-        .args(args)
-        .arg(url)
-        .output()
-        .map_err(|e| {
-            format!("cannot run pgbench ({e}); install PostgreSQL's client tools (apt-get install postgresql-client)")
-        })?;
-    if !output.status.success() {
-        return Err(format!(
-            "pgbench {} failed ({}):\n{}{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// The `tps = X` figure; where pgbench prints two (before PostgreSQL 14), the one
-/// excluding connection set-up.
-fn parse_tps(output: &str) -> Option<f64> {
-    let lines: Vec<&str> = output
-        .lines()
-        .filter(|line| line.trim_start().starts_with("tps = "))
-        .collect();
-    let line = lines
-        .iter()
-        .find(|line| line.contains("excluding") || line.contains("without initial"))
-        .or(lines.first())?;
-    line.trim_start()
-        .strip_prefix("tps = ")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }

@@ -340,6 +340,12 @@ impl OutboxStore for PgStore {
                 // Another replica relays; ask again next pass.
                 return Ok(Vec::new());
             }
+            // A sent mark lost in a crash only means the event goes out again, which
+            // at-least-once delivery allows: marks need not wait for the WAL flush.
+            sqlx::query("SET synchronous_commit = off")
+                .execute(&mut connection)
+                .await
+                .map_err(outbox_error)?;
             *relay = Some(connection);
         }
         let Some(connection) = relay.as_mut() else {
@@ -374,11 +380,18 @@ impl OutboxStore for PgStore {
     }
 
     async fn mark_sent(&self, sequence: i64) -> Result<(), OutboxError> {
-        sqlx::query("UPDATE order_outbox SET sent_at = now() WHERE sequence = $1")
-            .bind(sequence)
-            .execute(&self.pool)
-            .await
-            .map_err(outbox_error)?;
+        let mark = sqlx::query("UPDATE order_outbox SET sent_at = now() WHERE sequence = $1")
+            .bind(sequence);
+        let mut relay = self.relay.lock().await;
+        let marked = match relay.as_mut() {
+            // The relay's own connection: no wait for the pool behind busy writers.
+            Some(connection) => mark.execute(connection).await,
+            None => mark.execute(&self.pool).await,
+        };
+        if let Err(error) = marked {
+            *relay = None;
+            return Err(outbox_error(error));
+        }
         Ok(())
     }
 }
