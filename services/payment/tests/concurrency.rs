@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{authorize, by, card, checkout, settings};
+use common::{authorize, by, card, checkout, pay, settings};
 use mandi_payment::domain::{
     Account, Card, Direction, EntryFilter, GatewayError, Money, PaymentError, PaymentFilter,
     PaymentStatus,
@@ -167,15 +167,13 @@ async fn random_captures_and_refunds_keep_the_books_balanced<S: PaymentStore>(st
         } else {
             card(test_cards::APPROVED)
         };
-        let paid = payments
-            .authorize(
-                checkout(&format!("a-{i}")),
-                authorize(Uuid::now_v7(), amount, instrument),
-            )
-            .await
-            .unwrap()
-            .outcome
-            .payment;
+        let key = format!("a-{i}");
+        let paid = pay(
+            &payments,
+            checkout(&key),
+            authorize(Uuid::now_v7(), amount, instrument),
+        )
+        .await;
         ids.push((paid.id, amount));
     }
 

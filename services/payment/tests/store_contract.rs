@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{authorize, by, card, checkout, inr, payments};
+use common::{authorize, by, card, checkout, inr, pay, payments};
 use mandi_payment::domain::{
     Account, Direction, EntryFilter, FailureReason, Payment, PaymentError, PaymentFilter,
     PaymentMethod, PaymentStatus,
@@ -61,15 +61,12 @@ async fn card_payments_are_authorized_then_captured_into_a_balanced_journal<S: P
     let (payments, _) = payments(store, TIMEOUT);
     let order = Uuid::now_v7();
 
-    let authorized = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(order, 10_000, card(test_cards::APPROVED)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let authorized = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(order, 10_000, card(test_cards::APPROVED)),
+    )
+    .await;
     assert_eq!(authorized.status, PaymentStatus::Authorized);
     assert_eq!(authorized.provider, "sandbox");
     assert!(authorized.provider_reference.starts_with("pi_sandbox_"));
@@ -212,33 +209,24 @@ async fn a_declined_card_is_stored_declined_and_the_order_may_try_again<S: Payme
     let (payments, _) = payments(store, TIMEOUT);
     let order = Uuid::now_v7();
 
-    let declined = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(order, 10_000, card(test_cards::INSUFFICIENT_FUNDS)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
-    let stolen = payments
-        .authorize(
-            checkout("a-2"),
-            authorize(order, 10_000, card(test_cards::STOLEN)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
-    let approved = payments
-        .authorize(
-            checkout("a-3"),
-            authorize(order, 10_000, card(test_cards::APPROVED)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let declined = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(order, 10_000, card(test_cards::INSUFFICIENT_FUNDS)),
+    )
+    .await;
+    let stolen = pay(
+        &payments,
+        checkout("a-2"),
+        authorize(order, 10_000, card(test_cards::STOLEN)),
+    )
+    .await;
+    let approved = pay(
+        &payments,
+        checkout("a-3"),
+        authorize(order, 10_000, card(test_cards::APPROVED)),
+    )
+    .await;
 
     assert_eq!(declined.status, PaymentStatus::Declined);
     assert_eq!(
@@ -265,15 +253,12 @@ async fn a_declined_card_is_stored_declined_and_the_order_may_try_again<S: Payme
 async fn an_order_with_a_live_payment_takes_no_second_one<S: PaymentStore>(store: S) {
     let (payments, gateway) = payments(store, TIMEOUT);
     let order = Uuid::now_v7();
-    let first = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(order, 500, card(test_cards::APPROVED)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let first = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(order, 500, card(test_cards::APPROVED)),
+    )
+    .await;
 
     let err = payments
         .authorize(
@@ -318,15 +303,12 @@ async fn cash_on_delivery_is_confirmed_at_once_and_captured_into_the_cash_accoun
 ) {
     let (payments, gateway) = payments(store, TIMEOUT);
 
-    let agreed = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(Uuid::now_v7(), 40_000, Instrument::CashOnDelivery),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let agreed = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 40_000, Instrument::CashOnDelivery),
+    )
+    .await;
     assert_eq!(agreed.status, PaymentStatus::Authorized);
     assert_eq!(
         (agreed.method, agreed.provider.as_str()),
@@ -371,15 +353,12 @@ async fn cash_on_delivery_is_confirmed_at_once_and_captured_into_the_cash_accoun
 
 async fn refunds_are_partial_or_full_and_never_exceed_the_capture<S: PaymentStore>(store: S) {
     let (payments, _) = payments(store, TIMEOUT);
-    let paid = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(Uuid::now_v7(), 10_000, card(test_cards::APPROVED)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let paid = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 10_000, card(test_cards::APPROVED)),
+    )
+    .await;
     payments
         .capture(checkout("c-1"), capture(&paid, Some(8_000)))
         .await
@@ -439,15 +418,12 @@ async fn a_timed_out_authorization_is_failed_with_gateway_timeout<S: PaymentStor
     let (payments, _) = payments(store, Duration::from_millis(200));
 
     let started = std::time::Instant::now();
-    let failed = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(Uuid::now_v7(), 700, card(test_cards::TIMEOUT)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let failed = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 700, card(test_cards::TIMEOUT)),
+    )
+    .await;
 
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(failed.status, PaymentStatus::Failed);
@@ -479,15 +455,12 @@ impl Work for Refuses {
 
 async fn a_failed_change_writes_nothing_and_leaves_its_key_free<S: PaymentStore>(store: S) {
     let (payments, _) = payments(store, TIMEOUT);
-    let paid = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(Uuid::now_v7(), 900, Instrument::CashOnDelivery),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let paid = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 900, Instrument::CashOnDelivery),
+    )
+    .await;
     let before = outbox_types(payments.store().as_ref()).await;
     let key = mandi_payment::store::RequestKey {
         key: "service:checkout/x-1".into(),
@@ -515,15 +488,12 @@ async fn a_failed_change_writes_nothing_and_leaves_its_key_free<S: PaymentStore>
 
 async fn voiding_releases_an_authorization_and_is_refused_after_capture<S: PaymentStore>(store: S) {
     let (payments, _) = payments(store, TIMEOUT);
-    let held = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(Uuid::now_v7(), 900, card(test_cards::APPROVED)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let held = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 900, card(test_cards::APPROVED)),
+    )
+    .await;
     let void = |payment_id| VoidRequest {
         payment_id,
         reason: "out of stock".into(),
@@ -552,15 +522,12 @@ async fn voiding_releases_an_authorization_and_is_refused_after_capture<S: Payme
         matches!(capture_after, PaymentError::WrongState { .. }),
         "{capture_after}"
     );
-    let other = payments
-        .authorize(
-            checkout("a-2"),
-            authorize(Uuid::now_v7(), 900, card(test_cards::APPROVED)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let other = pay(
+        &payments,
+        checkout("a-2"),
+        authorize(Uuid::now_v7(), 900, card(test_cards::APPROVED)),
+    )
+    .await;
     payments
         .capture(checkout("c-2"), capture(&other, None))
         .await
@@ -655,15 +622,12 @@ async fn payments_list_newest_first_by_filter_and_page<S: PaymentStore>(store: S
 
 async fn the_relay_publishes_the_outbox_in_order_and_marks_it_sent<S: PaymentStore>(store: S) {
     let (payments, _) = payments(store, TIMEOUT);
-    let paid = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(Uuid::now_v7(), 10_000, card(test_cards::APPROVED)),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let paid = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 10_000, card(test_cards::APPROVED)),
+    )
+    .await;
     payments
         .capture(checkout("c-1"), capture(&paid, None))
         .await
@@ -807,15 +771,12 @@ async fn ledger_entries_cannot_be_changed_or_deleted() {
     let url = mandi_testkit::fresh_database().await;
     let store = PgStore::connect(&url).await.unwrap();
     let (payments, _) = payments(store.clone(), TIMEOUT);
-    let paid = payments
-        .authorize(
-            checkout("a-1"),
-            authorize(Uuid::now_v7(), 1_000, Instrument::CashOnDelivery),
-        )
-        .await
-        .unwrap()
-        .outcome
-        .payment;
+    let paid = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 1_000, Instrument::CashOnDelivery),
+    )
+    .await;
     payments
         .capture(checkout("c-1"), capture(&paid, None))
         .await

@@ -81,7 +81,7 @@ pub fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A card's expiry month; the card is valid through the month's last day (UTC).

@@ -195,9 +195,12 @@ impl OutboxStore for MemoryStore {
 
 // === impl Locks ===
 
+/// The async lock of each name in use.
+type LockTable = HashMap<String, Arc<tokio::sync::Mutex<()>>>;
+
 /// Async locks by name, created on first use and dropped when nobody holds or waits.
 #[derive(Default)]
-struct Locks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+struct Locks(Mutex<LockTable>);
 
 /// A held named lock; releasing it forgets the name when nobody else wants it.
 struct Held<'a> {
@@ -219,9 +222,7 @@ impl Locks {
         })
     }
 
-    fn map(
-        &self,
-    ) -> Result<MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>>, PaymentError> {
+    fn map(&self) -> Result<MutexGuard<'_, LockTable>, PaymentError> {
         self.0
             .lock()
             .map_err(|_| StoreError::Failed("the in-memory lock table was poisoned".into()).into())

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Datelike as _;
+use mandi_payment::domain::Payment;
 use mandi_payment::domain::{Card, Money, now};
-use mandi_payment::gateway::SandboxGateway;
+use mandi_payment::gateway::{Gateway, SandboxGateway};
 use mandi_payment::payments::{Authorize, Caller, Instrument, Payments, Settings};
 use mandi_payment::store::PaymentStore;
 use uuid::Uuid;
@@ -63,4 +64,18 @@ pub fn by<'a>(subject: &'a str, request_id: &'a str) -> Caller<'a> {
 
 pub fn checkout(request_id: &str) -> Caller<'_> {
     by(CHECKOUT, request_id)
+}
+
+/// Authorizes `request` and returns the payment.
+pub async fn pay<S: PaymentStore, G: Gateway>(
+    payments: &Payments<S, G>,
+    caller: Caller<'_>,
+    request: Authorize,
+) -> Payment {
+    payments
+        .authorize(caller, request)
+        .await
+        .unwrap()
+        .outcome
+        .payment
 }
