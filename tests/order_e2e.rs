@@ -298,7 +298,7 @@ async fn an_order_on_postgresql_from_checkout_to_the_rider() {
     assert_eq!(theirs[0].items.len(), 1);
     assert_eq!(theirs[0].items[0].vendor_id, farm_id);
     assert_eq!(theirs[0].destination, None);
-    assert_eq!(theirs[0].vendor_ids, [farm_id.clone()]);
+    assert_eq!(theirs[0].vendor_ids, std::slice::from_ref(&farm_id));
 
     // Checkout settles payment; the admin packs.
     set_status(

@@ -53,7 +53,7 @@ impl<S: OrderStore> Orders<S> {
         let event = events::created(&order);
         match self.store.create(&order, request, &event).await? {
             Created::New => Ok(order),
-            Created::Existing(existing) => Ok(existing),
+            Created::Existing(existing) => Ok(*existing),
             Created::KeyReused => Err(OrderError::RequestReused),
         }
     }

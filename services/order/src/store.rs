@@ -52,7 +52,7 @@ pub enum Created {
     /// Stored the new order and its event.
     New,
     /// The key was used before by the same request: the order it made, unchanged.
-    Existing(Order),
+    Existing(Box<Order>),
     /// The key was used before by a different request; nothing stored.
     KeyReused,
 }

@@ -65,7 +65,7 @@ impl OrderStore for MemoryStore {
             let existing = tables.orders.get(id).cloned().ok_or_else(|| {
                 StoreError::Corrupt(format!("request key points at missing order {id}"))
             })?;
-            return Ok(Created::Existing(existing));
+            return Ok(Created::Existing(Box::new(existing)));
         }
         tables
             .created

@@ -185,7 +185,7 @@ impl OrderStore for PgStore {
                 return Ok(Created::KeyReused);
             }
             return match self.get(id).await? {
-                Some(existing) => Ok(Created::Existing(existing)),
+                Some(existing) => Ok(Created::Existing(Box::new(existing))),
                 None => Err(StoreError::Corrupt(format!("order {id} vanished"))),
             };
         }
