@@ -169,7 +169,7 @@ async fn payments_end_to_end(server: &ServerProcess) {
     // The same request again: the same payment, no second charge.
     let retried = authorize(&checkout, request.clone()).await;
     assert_eq!(retried, held);
-    // The same key with another amount is refused, naming request_id.
+    // The same key with another amount is refused, saying so.
     let mut changed = request.clone();
     changed.amount = inr(10_001);
     let reused = checkout
@@ -177,8 +177,12 @@ async fn payments_end_to_end(server: &ServerProcess) {
         .authorize_payment(changed)
         .await
         .unwrap_err();
-    assert_eq!(reused.code(), Code::InvalidArgument);
-    assert_eq!(fields(&reused), ["request_id"]);
+    assert_eq!(reused.code(), Code::FailedPrecondition);
+    assert!(
+        reused.message().contains("request_id was already used"),
+        "{}",
+        reused.message()
+    );
     assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
 
     let captured = checkout
@@ -446,7 +450,10 @@ async fn payments_end_to_end(server: &ServerProcess) {
 
     // No card number anywhere in what the server logged.
     let log = server.log();
-    assert!(log.contains("card authorization failed"), "the log was not captured");
+    assert!(
+        log.contains("card authorization failed"),
+        "the log was not captured"
+    );
     for number in [
         APPROVED,
         INSUFFICIENT_FUNDS,

@@ -1,11 +1,8 @@
 //! The one place payment errors become gRPC statuses.
 
-use std::collections::HashMap;
-
 use mandi_runtime::errors;
 use mandi_runtime::paging::PagingError;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use super::DOMAIN;
 use crate::domain::{PaymentError, PaymentStatus};
@@ -40,16 +37,9 @@ pub(super) fn to_status(error: PaymentError) -> Status {
                     .map(|v| (v.field.clone(), v.description.clone())),
             );
         }
-        PaymentError::KeyReused => {
-            // The contract: INVALID_ARGUMENT naming request_id, with its own reason so a
-            // client can tell a reused key from other bad input.
-            let mut details = ErrorDetails::with_bad_request(vec![FieldViolation::new(
-                "request_id",
-                "was already used for a different request",
-            )]);
-            details.set_error_info("REQUEST_ID_REUSED", DOMAIN, HashMap::new());
-            return Status::with_error_details(Code::InvalidArgument, error.to_string(), details);
-        }
+        // The key was used for another request: a conflict with what is stored, as order
+        // reports it too.
+        PaymentError::KeyReused => "REQUEST_ID_REUSED",
         PaymentError::NotFound(_) => {
             return errors::status(
                 Code::NotFound,
@@ -90,6 +80,7 @@ pub(super) fn to_status(error: PaymentError) -> Status {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use tonic_types::StatusExt as _;
     use uuid::Uuid;
 
     use super::*;
@@ -119,14 +110,11 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_key_names_request_id() {
+    fn a_reused_key_is_a_failed_precondition_saying_so() {
         let status = to_status(PaymentError::KeyReused);
-        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert!(status.message().contains("request_id was already used"));
         let details = status.get_error_details();
-        assert_eq!(
-            details.bad_request().unwrap().field_violations[0].field,
-            "request_id"
-        );
         assert_eq!(details.error_info().unwrap().reason, "REQUEST_ID_REUSED");
     }
 
