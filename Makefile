@@ -12,6 +12,7 @@ export MANDI_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export MANDI_TEST_REDIS_URL ?= redis://127.0.0.1:6379
 # CongoDB answers awaitable `hello`s at once, so the driver's streaming monitor would spin;
 # poll every heartbeat instead (see scripts/ensure-mongo.sh).
+export MANDI_TEST_KAFKA_BROKERS ?= 127.0.0.1:9092
 export MANDI_TEST_MONGO_URL ?= mongodb://127.0.0.1:27017/?directConnection=true&serverMonitoringMode=poll
 
 .PHONY: help tools up down build run test lint bench clean-test-dbs
@@ -22,10 +23,11 @@ help: ## List the targets
 tools: ## Install buf and grpcurl into tools/ (pinned, idempotent)
 	@scripts/install-tools.sh
 
-up: ## Start the real servers the tests use (PostgreSQL, Redis, MongoDB wire)
+up: ## Start the real servers the tests use (PostgreSQL, Redis, MongoDB wire, Kafka API)
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
 	@scripts/ensure-mongo.sh
+	@scripts/ensure-kafka.sh
 
 down: ## Nothing to stop: the servers belong to the machine, tests clean up their databases
 	@scripts/reset-test-databases.sh
