@@ -560,6 +560,33 @@ async fn outbox_records_keep_the_envelope_and_the_trace_headers(backend: impl Ba
     assert!(store.pending(10).await.unwrap().is_empty());
 }
 
+async fn concurrent_retries_of_one_keyed_change_apply_it_once(backend: impl Backend) {
+    let store = Arc::new(backend.open().await);
+    let orders = Orders::new(store.clone());
+    let order = place(&orders, Uuid::now_v7()).await;
+    let request = RequestKey {
+        key: "service:checkout/pay-1".into(),
+        fingerprint: "UpdateOrderStatus:pay".into(),
+    };
+
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (orders, request) = (orders.clone(), request.clone());
+            tokio::spawn(async move {
+                orders
+                    .change(order.id, &staff(OrderStatus::Paid), Some(&request))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().status, OrderStatus::Paid);
+    }
+
+    assert_eq!(store.get(order.id).await.unwrap().unwrap().history.len(), 2);
+    assert_eq!(unsent(store.as_ref()).await.len(), 2);
+}
+
 /// One `#[tokio::test]` per adapter for each contract case.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -589,4 +616,38 @@ contract!(
     listings_are_newest_first_paged_and_filtered,
     events_committed_but_never_published_go_out_after_a_restart_in_order_per_order,
     outbox_records_keep_the_envelope_and_the_trace_headers,
+    concurrent_retries_of_one_keyed_change_apply_it_once,
 );
+
+/// PostgreSQL only: replicas share one outbox, and only one relays at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_one_replica_relays_at_a_time_and_another_takes_over_when_it_dies() {
+    let backend = Postgres(mandi_testkit::fresh_database().await);
+    let (first, second) = (backend.open().await, backend.open().await);
+    place(&Orders::new(Arc::new(first.clone())), Uuid::now_v7()).await;
+
+    assert_eq!(
+        first.pending(10).await.unwrap().len(),
+        1,
+        "the first replica relays"
+    );
+    assert!(
+        second.pending(10).await.unwrap().is_empty(),
+        "the second waits while the first holds the relay lock"
+    );
+    assert_eq!(
+        first.pending(10).await.unwrap().len(),
+        1,
+        "and the first keeps it"
+    );
+
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while second.pending(10).await.unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second replica never took over"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
