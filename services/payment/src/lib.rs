@@ -2,14 +2,16 @@
 //! refunds and a double-entry ledger, with Stripe-style idempotency keys so a retried or
 //! duplicated request never charges twice. `domain` holds the rules, `gateway` the card
 //! gateway port and its sandbox, `store` the storage port with its in-memory and
-//! PostgreSQL adapters, `payments` the use cases, `events` what goes to the outbox, and
-//! `grpc` the service; `module` builds it for the server binary from configuration.
+//! PostgreSQL adapters, `payments` the use cases, `order_events` what order's status
+//! changes set off, `events` what goes to the outbox, and `grpc` the service; `module`
+//! builds it for the server binary from configuration.
 #![forbid(unsafe_code)]
 
 pub mod domain;
 pub mod events;
 pub mod gateway;
 pub mod grpc;
+pub mod order_events;
 pub mod payments;
 pub mod store;
 

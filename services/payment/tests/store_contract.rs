@@ -793,3 +793,65 @@ async fn ledger_entries_cannot_be_changed_or_deleted() {
     assert!(delete.is_err());
     assert!(store.ledger_balances().await.unwrap().is_balanced());
 }
+
+#[tokio::test]
+async fn events_committed_before_a_crash_are_published_after_the_restart() {
+    let url = mandi_testkit::fresh_database().await;
+    let before = PgStore::connect(&url).await.unwrap();
+    let (payments, _) = payments(before, TIMEOUT);
+    let agreed = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 1_000, Instrument::CashOnDelivery),
+    )
+    .await;
+    // The process dies after the commit, before any relay ran.
+    drop(payments);
+
+    let after = PgStore::connect(&url).await.unwrap();
+    let publisher = InProcessPublisher::default();
+    let mut events = publisher.subscribe();
+    let pass = Relay::new(after, publisher, 10).drain().await.unwrap();
+
+    assert_eq!(pass.published, 1);
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.key, agreed.id.to_string());
+    assert!(matches!(
+        event.envelope.payload,
+        Some(Payload::PaymentConfirmed(_))
+    ));
+}
+
+#[tokio::test]
+async fn one_replica_relays_at_a_time_and_another_takes_over_when_it_goes() {
+    let url = mandi_testkit::fresh_database().await;
+    let first = PgStore::connect(&url).await.unwrap();
+    let second = PgStore::connect(&url).await.unwrap();
+    let (payments, _) = payments(first.clone(), TIMEOUT);
+    pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 1_000, Instrument::CashOnDelivery),
+    )
+    .await;
+
+    assert_eq!(first.pending(10).await.unwrap().len(), 1);
+    assert!(
+        second.pending(10).await.unwrap().is_empty(),
+        "two relays at once"
+    );
+
+    drop(payments);
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if second.pending(10).await.unwrap().len() == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nobody took over the relay"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -55,7 +55,7 @@ const RELAY_LOCK: i64 = 0x6d61_6e64_6970_6179;
 pub struct PgStore {
     pool: PgPool,
     url: Arc<str>,
-    relay: Arc<tokio::sync::Mutex<Option<PgConnection>>>,
+    relay: Arc<tokio::sync::Mutex<Option<RelayConnection>>>,
 }
 
 impl PgStore {
@@ -496,33 +496,51 @@ impl PaymentStore for PgStore {
 
 // === impl OutboxStore ===
 
+/// The relay's own connection and whether it holds the relay lock.
+struct RelayConnection {
+    connection: PgConnection,
+    leader: bool,
+}
+
 impl PgStore {
-    /// The relay connection, holding the relay lock; `None` while another replica holds it.
+    /// The relay connection once it holds the relay lock; `None` while another replica
+    /// holds it (asked again on every call, on the same connection).
     async fn relay_connection<'a>(
         &self,
-        slot: &'a mut Option<PgConnection>,
+        slot: &'a mut Option<RelayConnection>,
     ) -> Result<Option<&'a mut PgConnection>, OutboxError> {
         if slot.is_none() {
-            let mut connection = PgConnection::connect(&self.url).await.map_err(outbox)?;
-            let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            let connection = PgConnection::connect(&self.url).await.map_err(outbox)?;
+            *slot = Some(RelayConnection {
+                connection,
+                leader: false,
+            });
+        }
+        let Some(relay) = slot.as_mut() else {
+            return Ok(None);
+        };
+        if !relay.leader {
+            relay.leader = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(RELAY_LOCK)
-                .fetch_one(&mut connection)
+                .fetch_one(&mut relay.connection)
                 .await
                 .map_err(outbox)?;
-            if !held {
-                return Ok(None);
-            }
-            *slot = Some(connection);
         }
-        Ok(slot.as_mut())
+        Ok(relay.leader.then_some(&mut relay.connection))
     }
 }
 
 impl OutboxStore for PgStore {
     async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, OutboxError> {
         let mut slot = self.relay.lock().await;
-        let Some(connection) = self.relay_connection(&mut slot).await? else {
-            return Ok(Vec::new());
+        let connection = match self.relay_connection(&mut slot).await {
+            Ok(Some(connection)) => connection,
+            Ok(None) => return Ok(Vec::new()),
+            Err(error) => {
+                // A broken connection may have lost the lock: start over next time.
+                *slot = None;
+                return Err(error);
+            }
         };
         let rows = sqlx::query(
             "SELECT sequence, envelope, trace_headers FROM payment_outbox \
