@@ -5,16 +5,15 @@
 mod card;
 mod ledger;
 mod payment;
+mod status;
 
 pub use card::{Card, CardBrand, CardNumber, Expiry, StoredCard};
 pub use ledger::{
     Account, Direction, EntryFilter, LedgerBalance, LedgerEntry, balance_of, capture_journal,
     fee_of, refund_journal,
 };
-pub use payment::{
-    Capture, Failure, FailureReason, NewPayment, Payment, PaymentFilter, PaymentMethod,
-    PaymentStatus, Refund, RefundStatus, Settlement,
-};
+pub use payment::{Capture, Failure, NewPayment, Payment, PaymentFilter, Refund, Settlement};
+pub use status::{FailureReason, PaymentMethod, PaymentStatus, RefundStatus};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -3,6 +3,8 @@
 //! store holds the key and the payment, and every gateway call bounded by the configured
 //! timeout.
 
+mod work;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +13,10 @@ use mandi_runtime::paging;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::{
-    Capture, Card, Failure, FailureReason, GatewayError, MAX_REASON_CHARS, Money, NewPayment,
-    Payment, PaymentError, PaymentMethod, Refund, RefundStatus, Settlement, StoredCard,
-    capture_journal, now, refund_journal,
-};
-use crate::events;
-use crate::gateway::{Authorization, Gateway};
-use crate::store::{Change, Executed, PaymentStore, RequestKey, Subject, Work};
+use crate::domain::{Card, GatewayError, MAX_REASON_CHARS, Money, PaymentError};
+use crate::gateway::Gateway;
+use crate::store::{Executed, PaymentStore, RequestKey};
+use work::{AuthorizeWork, CaptureWork, RefundWork, VoidWork};
 
 /// Longest request id kept.
 const MAX_REQUEST_ID_CHARS: usize = 128;
@@ -288,231 +286,5 @@ impl<S: PaymentStore, G: Gateway> Payments<S, G> {
         tokio::time::timeout(timeout, call)
             .await
             .unwrap_or(Err(GatewayError::Timeout(timeout)))
-    }
-}
-
-/// The payment in `current`, or NOT_FOUND.
-fn the_payment(current: Vec<Payment>, id: Uuid) -> Result<Payment, PaymentError> {
-    current
-        .into_iter()
-        .next()
-        .ok_or_else(|| PaymentError::NotFound(format!("payment {id}")))
-}
-
-// === Work ===
-
-struct AuthorizeWork<'a, S, G> {
-    use_cases: &'a Payments<S, G>,
-    request: Authorize,
-}
-
-impl<S: PaymentStore, G: Gateway> AuthorizeWork<'_, S, G> {
-    async fn settle(&self) -> Settlement {
-        let Instrument::Card(card) = &self.request.instrument else {
-            return Settlement::Approved {
-                reference: String::new(),
-                card: None,
-            };
-        };
-        let gateway = &self.use_cases.gateway;
-        match self
-            .use_cases
-            .call(gateway.authorize(card, &self.request.amount))
-            .await
-        {
-            Ok(Authorization::Approved { reference, card }) => Settlement::Approved {
-                reference,
-                card: Some(card),
-            },
-            Ok(Authorization::Declined {
-                reason,
-                message,
-                card,
-            }) => Settlement::Refused {
-                failure: Failure { reason, message },
-                card: Some(card),
-            },
-            Err(error) => {
-                tracing::warn!(%error, order_id = %self.request.order_id, last4 = %card.number.last4(), "card authorization failed");
-                let reason = match error {
-                    GatewayError::Timeout(_) => FailureReason::GatewayTimeout,
-                    GatewayError::Failed(_) => FailureReason::GatewayError,
-                };
-                Settlement::Refused {
-                    failure: Failure {
-                        reason,
-                        message: error.to_string(),
-                    },
-                    card: Some(StoredCard {
-                        token: String::new(),
-                        brand: card.number.brand(),
-                        last4: card.number.last4(),
-                    }),
-                }
-            }
-        }
-    }
-}
-
-impl<S: PaymentStore, G: Gateway> Work for AuthorizeWork<'_, S, G> {
-    fn subject(&self) -> Subject {
-        Subject::Order(self.request.order_id)
-    }
-
-    async fn decide(self, current: Vec<Payment>) -> Result<Change, PaymentError> {
-        if let Some(live) = current.iter().find(|p| p.status.is_live()) {
-            return Err(PaymentError::AlreadyPaid {
-                order_id: live.order_id,
-                payment_id: live.id,
-                status: live.status,
-            });
-        }
-        let (method, provider) = match self.request.instrument {
-            Instrument::Card(_) => (PaymentMethod::Card, self.use_cases.gateway.name()),
-            Instrument::CashOnDelivery => (PaymentMethod::CashOnDelivery, COD_PROVIDER),
-        };
-        let pending = Payment::pending(
-            NewPayment {
-                order_id: self.request.order_id,
-                user_id: self.request.user_id,
-                amount: self.request.amount.clone(),
-                method,
-            },
-            provider,
-            now(),
-        );
-        let payment = pending.settle(self.settle().await, now())?;
-        let events = match (payment.failure.is_some(), method) {
-            (true, _) => vec![events::failed(&payment)],
-            (false, PaymentMethod::CashOnDelivery) => {
-                vec![events::confirmed(&payment, payment.amount.minor)]
-            }
-            (false, PaymentMethod::Card) => Vec::new(),
-        };
-        Ok(Change {
-            events,
-            ..Change::unchanged(payment)
-        })
-    }
-}
-
-struct CaptureWork<'a, S, G> {
-    use_cases: &'a Payments<S, G>,
-    request: CaptureRequest,
-}
-
-impl<S: PaymentStore, G: Gateway> Work for CaptureWork<'_, S, G> {
-    fn subject(&self) -> Subject {
-        Subject::Payment(self.request.payment_id)
-    }
-
-    async fn decide(self, current: Vec<Payment>) -> Result<Change, PaymentError> {
-        let payment = the_payment(current, self.request.payment_id)?;
-        let amount = match payment.plan_capture(self.request.amount)? {
-            Capture::AlreadyCaptured => return Ok(Change::unchanged(payment)),
-            Capture::Take(amount) => amount,
-        };
-        let card = payment.method == PaymentMethod::Card;
-        if card {
-            let gateway = &self.use_cases.gateway;
-            self.use_cases
-                .call(gateway.capture(
-                    &payment.provider_reference,
-                    &payment.amount.with_minor(amount),
-                ))
-                .await
-                .map_err(PaymentError::Gateway)?;
-        }
-        let at = now();
-        let payment = payment.capture(amount, at)?;
-        let entries = capture_journal(&payment, amount, self.use_cases.settings.fee_bps, at);
-        // Cash on delivery was confirmed when it was agreed; a card when it is captured.
-        let events = if card {
-            vec![events::confirmed(&payment, amount)]
-        } else {
-            Vec::new()
-        };
-        Ok(Change {
-            entries,
-            events,
-            ..Change::unchanged(payment)
-        })
-    }
-}
-
-struct VoidWork<'a, S, G> {
-    use_cases: &'a Payments<S, G>,
-    request: VoidRequest,
-}
-
-impl<S: PaymentStore, G: Gateway> Work for VoidWork<'_, S, G> {
-    fn subject(&self) -> Subject {
-        Subject::Payment(self.request.payment_id)
-    }
-
-    async fn decide(self, current: Vec<Payment>) -> Result<Change, PaymentError> {
-        let payment = the_payment(current, self.request.payment_id)?;
-        if !payment.needs_void()? {
-            return Ok(Change::unchanged(payment));
-        }
-        if payment.method == PaymentMethod::Card {
-            let gateway = &self.use_cases.gateway;
-            self.use_cases
-                .call(gateway.void(&payment.provider_reference))
-                .await
-                .map_err(PaymentError::Gateway)?;
-        }
-        tracing::info!(payment_id = %payment.id, reason = %self.request.reason, "payment voided");
-        Ok(Change::unchanged(payment.void(now())?))
-    }
-}
-
-struct RefundWork<'a, S, G> {
-    use_cases: &'a Payments<S, G>,
-    request: RefundRequest,
-}
-
-impl<S: PaymentStore, G: Gateway> Work for RefundWork<'_, S, G> {
-    fn subject(&self) -> Subject {
-        Subject::Payment(self.request.payment_id)
-    }
-
-    async fn decide(self, current: Vec<Payment>) -> Result<Change, PaymentError> {
-        let payment = the_payment(current, self.request.payment_id)?;
-        let amount = payment
-            .amount
-            .with_minor(payment.plan_refund(self.request.amount)?);
-        let created_at = now();
-        let provider_reference = match payment.method {
-            PaymentMethod::Card => {
-                let gateway = &self.use_cases.gateway;
-                self.use_cases
-                    .call(gateway.refund(&payment.provider_reference, &amount))
-                    .await
-                    .map_err(PaymentError::Gateway)?
-            }
-            PaymentMethod::CashOnDelivery => String::new(),
-        };
-        let at = now();
-        let refund = Refund {
-            id: Uuid::now_v7(),
-            payment_id: payment.id,
-            amount,
-            reason: self.request.reason.trim().to_owned(),
-            status: RefundStatus::Succeeded,
-            provider_reference,
-            failure_message: String::new(),
-            created_at,
-            completed_at: Some(at),
-        };
-        let payment = payment.refund(refund.clone(), at)?;
-        let entries = refund_journal(&payment, &refund, at);
-        let events = vec![events::refunded(&payment, &refund)];
-        Ok(Change {
-            payment,
-            new_refund: Some(refund),
-            entries,
-            events,
-        })
     }
 }
