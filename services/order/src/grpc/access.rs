@@ -119,3 +119,112 @@ impl Viewer {
 fn denied(message: &str) -> Status {
     errors::status(Code::PermissionDenied, message, DOMAIN, "NOT_YOUR_ORDERS")
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::{Destination, Money, NewItem, NewOrder, PaymentMethod, Unit};
+
+    fn caller(subject: &str, role: &str) -> Caller {
+        Caller {
+            subject: subject.into(),
+            roles: vec![role.into()],
+            service: None,
+        }
+    }
+
+    fn order(customer: Uuid, vendors: [Uuid; 2]) -> Order {
+        let item = |vendor_id| NewItem {
+            product_id: Uuid::now_v7(),
+            name: "Okra".into(),
+            image_url: String::new(),
+            vendor_id,
+            unit: Unit::HundredGrams,
+            quantity: 250,
+            unit_price: Money::new("INR", 1_000),
+        };
+        NewOrder {
+            customer_id: customer,
+            checkout_id: "co".into(),
+            items: vec![item(vendors[0]), item(vendors[1])],
+            destination: Destination::default(),
+            slot: None,
+            delivery_fee: Money::new("INR", 0),
+            tax: Money::new("INR", 0),
+            discount: Money::new("INR", 0),
+            expected_total: Money::new("INR", 5_000),
+            payment_method: PaymentMethod("PAYMENT_METHOD_CARD".into()),
+        }
+        .place(Uuid::now_v7(), "service:checkout", Utc::now())
+        .unwrap()
+    }
+
+    #[test]
+    fn each_kind_of_caller_sees_its_share_of_an_order() {
+        let (customer, vendor, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mut order = order(customer, [vendor, other]);
+        let of = |subject: Uuid, role| Viewer::of(&caller(&subject.to_string(), role));
+
+        assert_eq!(
+            of(customer, roles::CUSTOMER)
+                .view(&order)
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+        assert!(of(other, roles::CUSTOMER).view(&order).is_none());
+        let vendor_view = of(vendor, roles::VENDOR).view(&order).unwrap();
+        assert_eq!(vendor_view.items.len(), 1);
+        assert_eq!(vendor_view.items[0].vendor_id, vendor.to_string());
+        assert_eq!(vendor_view.destination, None);
+        assert!(of(Uuid::now_v7(), roles::VENDOR).view(&order).is_none());
+        assert!(of(Uuid::now_v7(), roles::DELIVERY).view(&order).is_none());
+        order.status = OrderStatus::Packed;
+        assert!(of(Uuid::now_v7(), roles::DELIVERY).view(&order).is_some());
+        assert!(
+            Viewer::of(&caller("service:shipping", roles::SERVICE))
+                .view(&order)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn listings_are_narrowed_to_what_the_caller_may_list() {
+        let me = Uuid::now_v7();
+        let customer = Viewer::of(&caller(&me.to_string(), roles::CUSTOMER));
+        let scoped = customer.scope(OrderFilter::default()).unwrap();
+        assert_eq!(scoped.customer_id, Some(me));
+        let snoop = OrderFilter {
+            customer_id: Some(Uuid::now_v7()),
+            ..OrderFilter::default()
+        };
+        assert_eq!(
+            customer.scope(snoop).unwrap_err().code(),
+            Code::PermissionDenied
+        );
+
+        let vendor = Viewer::of(&caller(&me.to_string(), roles::VENDOR));
+        assert_eq!(
+            vendor.scope(OrderFilter::default()).unwrap().vendor_id,
+            Some(me)
+        );
+
+        let rider = Viewer::of(&caller(&me.to_string(), roles::DELIVERY));
+        assert_eq!(
+            rider.scope(OrderFilter::default()).unwrap().statuses,
+            DELIVERY_STATUSES
+        );
+        let paid = OrderFilter {
+            statuses: vec![OrderStatus::Paid],
+            ..OrderFilter::default()
+        };
+        assert_eq!(
+            rider.scope(paid).unwrap_err().code(),
+            Code::PermissionDenied
+        );
+    }
+}
