@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mandi_order::domain::{Destination, Money, NewItem, NewOrder, PaymentMethod, Unit};
+use mandi_order::domain::{Destination, Item, Money, NewOrder, PaymentMethod, Unit};
 use mandi_order::orders::Orders;
 use mandi_order::store::RequestKey;
 use mandi_order::store::postgres::PgStore;
@@ -174,8 +174,8 @@ async fn creations(orders: &Orders<PgStore>, run: Duration) -> Creations {
 /// A fresh order of 1–3 items (1–3 kg at 20.00–120.00 per kg) and its request key.
 fn order(random: &mut Lcg) -> (NewOrder, RequestKey) {
     let inr = |minor| Money::new("INR", minor);
-    let items: Vec<NewItem> = (0..random.below(3) + 1)
-        .map(|_| NewItem {
+    let items: Vec<Item> = (0..random.below(3) + 1)
+        .map(|_| Item {
             product_id: Uuid::now_v7(),
             name: "Tomato".into(),
             image_url: String::new(),

@@ -5,8 +5,8 @@ pub mod order;
 pub mod status;
 
 pub use order::{
-    DeliverySlot, Destination, Money, NewItem, NewOrder, Order, OrderFilter, OrderItem,
-    PaymentMethod, StatusChange, Totals, Unit,
+    DeliverySlot, Destination, Item, Money, NewOrder, Order, OrderFilter, OrderItem, PaymentMethod,
+    StatusChange, Totals, Unit,
 };
 pub use status::{OrderStatus, Permit, StatusUpdate};
 

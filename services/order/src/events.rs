@@ -25,10 +25,10 @@ pub fn created(order: &Order) -> NewEvent {
             lines: order
                 .items
                 .iter()
-                .map(|item| EventLine {
-                    product_id: item.product_id.to_string(),
-                    quantity: item.quantity,
-                    unit_price: Some(money_to_proto(&item.unit_price)),
+                .map(|line| EventLine {
+                    product_id: line.item.product_id.to_string(),
+                    quantity: line.item.quantity,
+                    unit_price: Some(money_to_proto(&line.item.unit_price)),
                 })
                 .collect(),
             total: Some(money_to_proto(&order.totals.total)),

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mandi_order::domain::{
-    Destination, Money, NewItem, NewOrder, Order, OrderError, OrderFilter, OrderStatus,
-    PaymentMethod, Permit, StatusUpdate, Unit,
+    Destination, Item, Money, NewOrder, Order, OrderError, OrderFilter, OrderStatus, PaymentMethod,
+    Permit, StatusUpdate, Unit,
 };
 use mandi_order::events;
 use mandi_order::orders::{Orders, now};
@@ -54,7 +54,7 @@ fn new_order(customer: Uuid, vendor: Uuid) -> NewOrder {
     NewOrder {
         customer_id: customer,
         checkout_id: Uuid::now_v7().to_string(),
-        items: vec![NewItem {
+        items: vec![Item {
             product_id: Uuid::now_v7(),
             name: "Tomato".into(),
             image_url: String::new(),

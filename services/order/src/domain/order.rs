@@ -66,24 +66,13 @@ impl Unit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentMethod(pub String);
 
-/// One product in an order, as it was when ordered.
+/// One product in an order, as it was when ordered, with its computed line total.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderItem {
-    /// Catalog product.
-    pub product_id: Uuid,
-    /// Name when ordered.
-    pub name: String,
-    /// Image link when ordered; may be empty.
-    pub image_url: String,
-    /// Selling vendor.
-    pub vendor_id: Uuid,
-    /// Unit of sale.
-    pub unit: Unit,
-    /// Quantity in the unit's quantity unit.
-    pub quantity: i64,
-    /// Price of one unit of sale.
-    pub unit_price: Money,
-    /// Computed line total.
+    /// The product, as requested.
+    #[serde(flatten)]
+    pub item: Item,
+    /// unit_price × quantity per the unit's rule, rounded half up.
     pub line_total: Money,
 }
 
@@ -192,9 +181,9 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
 }
 
-/// One requested item, before its line total is computed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewItem {
+/// One product of an order: what was ordered, at which price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
     /// Catalog product.
     pub product_id: Uuid,
     /// Name when ordered.
@@ -219,7 +208,7 @@ pub struct NewOrder {
     /// Creating checkout.
     pub checkout_id: String,
     /// Items.
-    pub items: Vec<NewItem>,
+    pub items: Vec<Item>,
     /// Destination.
     pub destination: Destination,
     /// Slot, if booked.
@@ -254,7 +243,7 @@ impl NewOrder {
         for (i, item) in self.items.into_iter().enumerate() {
             if items
                 .iter()
-                .any(|seen: &OrderItem| seen.product_id == item.product_id)
+                .any(|seen: &OrderItem| seen.item.product_id == item.product_id)
             {
                 violations.push(Violation::new(
                     format!("items[{i}].product_id"),
@@ -291,14 +280,8 @@ impl NewOrder {
                 vendor_ids.push(item.vendor_id);
             }
             items.push(OrderItem {
-                product_id: item.product_id,
-                name: item.name,
-                image_url: item.image_url,
-                vendor_id: item.vendor_id,
-                unit: item.unit,
-                quantity: item.quantity,
                 line_total: Money::new(currency.clone(), line),
-                unit_price: item.unit_price,
+                item,
             });
         }
         for (field, money) in [
@@ -427,7 +410,7 @@ mod tests {
             customer_id: Uuid::now_v7(),
             checkout_id: "co-1".into(),
             items: vec![
-                NewItem {
+                Item {
                     product_id: Uuid::now_v7(),
                     name: "Alphonso mango".into(),
                     image_url: String::new(),
@@ -436,7 +419,7 @@ mod tests {
                     quantity: 1500,
                     unit_price: inr(33_333),
                 },
-                NewItem {
+                Item {
                     product_id: Uuid::now_v7(),
                     name: "Coriander".into(),
                     image_url: String::new(),

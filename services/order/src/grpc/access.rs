@@ -126,7 +126,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::domain::{Destination, Money, NewItem, NewOrder, PaymentMethod, Unit};
+    use crate::domain::{Destination, Item, Money, NewOrder, PaymentMethod, Unit};
 
     fn caller(subject: &str, role: &str) -> Caller {
         Caller {
@@ -137,7 +137,7 @@ mod tests {
     }
 
     fn order(customer: Uuid, vendors: [Uuid; 2]) -> Order {
-        let item = |vendor_id| NewItem {
+        let item = |vendor_id| Item {
             product_id: Uuid::now_v7(),
             name: "Okra".into(),
             image_url: String::new(),

@@ -8,8 +8,8 @@ use mandi_sdk::proto::mandi::payment::v1::PaymentMethod as PbPaymentMethod;
 use uuid::Uuid;
 
 use crate::domain::{
-    DeliverySlot, Destination, Money, NewItem, NewOrder, Order, OrderItem, OrderStatus,
-    PaymentMethod, StatusChange, Unit, Violation,
+    DeliverySlot, Destination, Item, Money, NewOrder, Order, OrderItem, OrderStatus, PaymentMethod,
+    StatusChange, Unit, Violation,
 };
 
 /// Longest id of another service's resource (checkout, slot, payment, shipment) kept.
@@ -263,7 +263,7 @@ fn slot_from(value: Option<&pb::BookedSlot>, found: &mut Violations) -> Option<D
     })
 }
 
-fn item_from(i: usize, item: &pb::OrderItem, found: &mut Violations) -> Option<NewItem> {
+fn item_from(i: usize, item: &pb::OrderItem, found: &mut Violations) -> Option<Item> {
     let field = |name: &str| format!("items[{i}].{name}");
     let product_id = found.take(parse_id(&item.product_id, &field("product_id")));
     let vendor_id = found.take(parse_id(&item.vendor_id, &field("vendor_id")));
@@ -276,7 +276,7 @@ fn item_from(i: usize, item: &pb::OrderItem, found: &mut Violations) -> Option<N
     found.text(&item.image_url, &field("image_url"), false, MAX_URL_CHARS);
     let unit = found.take(unit_from(item.unit_of_sale, &field("unit_of_sale")));
     let unit_price = found.take(money_from(item.unit_price.as_ref(), &field("unit_price")));
-    Some(NewItem {
+    Some(Item {
         product_id: product_id?,
         name: item.product_display_name.clone(),
         image_url: item.image_url.clone(),
@@ -292,7 +292,7 @@ pub(super) fn new_order(request: &pb::CreateOrderRequest) -> Result<NewOrder, Ve
     let mut found = Violations::default();
     let customer_id = found.take(parse_id(&request.user_id, "user_id"));
     found.text(&request.checkout_id, "checkout_id", true, MAX_REF_CHARS);
-    let items: Vec<Option<NewItem>> = request
+    let items: Vec<Option<Item>> = request
         .items
         .iter()
         .enumerate()
@@ -349,7 +349,8 @@ pub(super) fn new_order(request: &pb::CreateOrderRequest) -> Result<NewOrder, Ve
     }
 }
 
-fn item_to_proto(item: &OrderItem) -> pb::OrderItem {
+fn item_to_proto(line: &OrderItem) -> pb::OrderItem {
+    let item = &line.item;
     pb::OrderItem {
         product_id: item.product_id.to_string(),
         product_display_name: item.name.clone(),
@@ -358,7 +359,7 @@ fn item_to_proto(item: &OrderItem) -> pb::OrderItem {
         unit_of_sale: unit_to_proto(item.unit) as i32,
         quantity: item.quantity,
         unit_price: Some(money_to_proto(&item.unit_price)),
-        line_total: Some(money_to_proto(&item.line_total)),
+        line_total: Some(money_to_proto(&line.line_total)),
     }
 }
 

@@ -3,7 +3,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::*;
-use crate::domain::{Destination, Money, NewItem, NewOrder, PaymentMethod, Unit};
+use crate::domain::{Destination, Item, Money, NewOrder, PaymentMethod, Unit};
 use OrderStatus::*;
 
 /// The contract's transitions, written out once more as the table the tests check.
@@ -26,7 +26,7 @@ fn order() -> Order {
     NewOrder {
         customer_id: Uuid::now_v7(),
         checkout_id: "co-1".into(),
-        items: vec![NewItem {
+        items: vec![Item {
             product_id: Uuid::now_v7(),
             name: "Banana".into(),
             image_url: String::new(),
