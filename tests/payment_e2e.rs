@@ -385,6 +385,39 @@ async fn payments_end_to_end(server: &ServerProcess) {
         .into_inner();
     assert_eq!(everyone.payments.len(), 3);
     assert!(!everyone.next_page_token.is_empty());
+    let next = admin
+        .payment()
+        .list_payments(ListPaymentsRequest {
+            page_size: 3,
+            page_token: everyone.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Five payments in all: three, then the last two and no further token.
+    assert_eq!(next.payments.len(), 2);
+    assert!(next.next_page_token.is_empty());
+    assert!(next.payments.iter().all(|p| !everyone.payments.contains(p)));
+    let other_filter = admin
+        .payment()
+        .list_payments(ListPaymentsRequest {
+            status: PaymentStatus::Captured.into(),
+            page_token: everyone.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&other_filter), ["page_token"]);
+    let negative = admin
+        .payment()
+        .list_ledger_entries(ListLedgerEntriesRequest {
+            page_size: -1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&negative), ["page_size"]);
 
     // Customers neither take payments, nor refund, nor read the ledger.
     let customer_pays = asha

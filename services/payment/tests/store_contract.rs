@@ -664,6 +664,85 @@ async fn the_relay_publishes_the_outbox_in_order_and_marks_it_sent<S: PaymentSto
     assert_eq!(relay.drain().await.unwrap().published, 0);
 }
 
+async fn ledger_entries_list_in_posting_order_by_filter_and_page<S: PaymentStore>(store: S) {
+    let (payments, _) = payments(store, TIMEOUT);
+    let paid = pay(
+        &payments,
+        checkout("a-1"),
+        authorize(Uuid::now_v7(), 10_000, card(test_cards::APPROVED)),
+    )
+    .await;
+    payments
+        .capture(checkout("c-1"), capture(&paid, None))
+        .await
+        .unwrap();
+    let cash = pay(
+        &payments,
+        checkout("a-2"),
+        authorize(Uuid::now_v7(), 2_000, Instrument::CashOnDelivery),
+    )
+    .await;
+    payments
+        .capture(checkout("c-2"), capture(&cash, None))
+        .await
+        .unwrap();
+    let refunded = payments
+        .refund(checkout("r-1"), refund(&paid, Some(500)))
+        .await
+        .unwrap();
+    let store = payments.store();
+    let all = EntryFilter::default();
+
+    let everything = store.list_entries(&all, None, 100).await.unwrap();
+    let first = store.list_entries(&all, None, 4).await.unwrap();
+    let rest = store
+        .list_entries(&all, Some(first[3].0), 100)
+        .await
+        .unwrap();
+    let of_card = EntryFilter {
+        payment_id: Some(paid.id),
+        ..EntryFilter::default()
+    };
+    let card_entries = store.list_entries(&of_card, None, 100).await.unwrap();
+    let refund_journal = refunded.outcome.payment.refunds[0].id;
+    let by_journal = EntryFilter {
+        journal_id: Some(card_entries.last().unwrap().1.journal_id),
+        ..EntryFilter::default()
+    };
+    let journal = store.list_entries(&by_journal, None, 100).await.unwrap();
+    let fees = EntryFilter {
+        account: Some(Account::PlatformFees),
+        ..EntryFilter::default()
+    };
+    let later = EntryFilter {
+        start: Some(everything[5].1.created_at),
+        end: Some(everything[7].1.created_at + chrono::Duration::seconds(1)),
+        ..EntryFilter::default()
+    };
+
+    assert_eq!(everything.len(), 3 + 3 + 2);
+    let positions: Vec<i64> = everything.iter().map(|(p, _)| *p).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert_eq!(first.len() + rest.len(), everything.len());
+    assert_eq!(rest[0], everything[4]);
+    assert_eq!(card_entries.len(), 5);
+    assert!(
+        card_entries
+            .iter()
+            .all(|(_, e)| e.order_id == paid.order_id)
+    );
+    assert_eq!(journal.len(), 2);
+    assert!(
+        journal
+            .iter()
+            .all(|(_, e)| e.refund_id == Some(refund_journal))
+    );
+    assert_eq!(journal[0].1.direction, Direction::Debit);
+    assert_eq!(journal[0].1.description, "refund: damaged on arrival");
+    assert_eq!(store.list_entries(&fees, None, 100).await.unwrap().len(), 2);
+    assert!(store.list_entries(&later, None, 100).await.unwrap().len() >= 3);
+}
+
 /// One `#[tokio::test]` per adapter for each contract case.
 macro_rules! store_contract {
     ($($case:ident),* $(,)?) => {
@@ -693,6 +772,7 @@ store_contract!(
     voiding_releases_an_authorization_and_is_refused_after_capture,
     payments_list_newest_first_by_filter_and_page,
     the_relay_publishes_the_outbox_in_order_and_marks_it_sent,
+    ledger_entries_list_in_posting_order_by_filter_and_page,
 );
 
 /// Every stored value of every payment table as text, to search for a card number.
