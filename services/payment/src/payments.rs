@@ -288,3 +288,70 @@ impl<S: PaymentStore, G: Gateway> Payments<S, G> {
             .unwrap_or(Err(GatewayError::Timeout(timeout)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use chrono::Datelike as _;
+
+    use super::*;
+    use crate::domain::now;
+
+    fn by_card(number: &str) -> Authorize {
+        Authorize {
+            order_id: Uuid::from_u128(1),
+            user_id: Uuid::from_u128(2),
+            amount: Money::new("INR", 100),
+            instrument: Instrument::Card(Card::parse(number, 12, now().year() + 1, now()).unwrap()),
+        }
+    }
+
+    fn key_of(request: &Authorize) -> RequestKey {
+        let caller = Caller {
+            subject: "service:checkout",
+            request_id: "r-1",
+        };
+        caller
+            .key(
+                "AuthorizePayment",
+                &AuthorizeFingerprint::from(request),
+                true,
+            )
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn keys_are_scoped_by_caller_and_fingerprinted_by_method_and_arguments() {
+        let request = by_card("4242424242424242");
+        let key = key_of(&request);
+        assert_eq!(key.key, "service:checkout/r-1");
+        assert!(key.fingerprint.starts_with("AuthorizePayment:"));
+        let mut more = request.clone();
+        more.amount.minor += 1;
+        assert_ne!(key_of(&more).fingerprint, key.fingerprint);
+    }
+
+    #[test]
+    fn the_fingerprint_holds_no_card_number_nor_a_hash_of_one() {
+        // Two numbers with the same last four digits and expiry fingerprint alike: only
+        // those are in the fingerprint.
+        let visa = key_of(&by_card("4242424242424242"));
+        let other = key_of(&by_card("4000056655024242"));
+        assert_eq!(visa.fingerprint, other.fingerprint);
+        assert!(!visa.fingerprint.contains("424242424242"));
+    }
+
+    #[test]
+    fn a_request_id_is_required_where_the_contract_says_and_bounded() {
+        let caller = |request_id| Caller {
+            subject: "service:checkout",
+            request_id,
+        };
+        let missing = caller("").key("CapturePayment", &1, true).unwrap_err();
+        assert!(matches!(&missing, PaymentError::Invalid(v) if v[0].field == "request_id"));
+        assert_eq!(caller("").key("VoidPayment", &1, false).unwrap(), None);
+        let long = "x".repeat(MAX_REQUEST_ID_CHARS + 1);
+        assert!(caller(&long).key("VoidPayment", &1, false).is_err());
+    }
+}
