@@ -23,6 +23,8 @@ fn the_payment(current: Vec<Payment>, id: Uuid) -> Result<Payment, PaymentError>
         .ok_or_else(|| PaymentError::NotFound(format!("payment {id}")))
 }
 
+/// Creates a payment for an order with no live one and authorizes it: a card at the
+/// gateway (a time-out or error settles it FAILED), cash at once.
 pub(super) struct AuthorizeWork<'a, S, G> {
     pub(super) use_cases: &'a Payments<S, G>,
     pub(super) request: Authorize,
@@ -55,7 +57,12 @@ impl<S: PaymentStore, G: Gateway> AuthorizeWork<'_, S, G> {
                 card: Some(card),
             },
             Err(error) => {
-                tracing::warn!(%error, order_id = %self.request.order_id, last4 = %card.number.last4(), "card authorization failed");
+                tracing::warn!(
+                    %error,
+                    order_id = %self.request.order_id,
+                    last4 = %card.number.last4(),
+                    "card authorization failed"
+                );
                 let reason = match error {
                     GatewayError::Timeout(_) => FailureReason::GatewayTimeout,
                     GatewayError::Failed(_) => FailureReason::GatewayError,
@@ -118,6 +125,7 @@ impl<S: PaymentStore, G: Gateway> Work for AuthorizeWork<'_, S, G> {
     }
 }
 
+/// Takes an authorized payment's money (the gateway for cards) and posts the journal.
 pub(super) struct CaptureWork<'a, S, G> {
     pub(super) use_cases: &'a Payments<S, G>,
     pub(super) request: CaptureRequest,
@@ -162,6 +170,7 @@ impl<S: PaymentStore, G: Gateway> Work for CaptureWork<'_, S, G> {
     }
 }
 
+/// Releases an authorization; a payment already over is returned as it is.
 pub(super) struct VoidWork<'a, S, G> {
     pub(super) use_cases: &'a Payments<S, G>,
     pub(super) request: VoidRequest,
@@ -189,6 +198,7 @@ impl<S: PaymentStore, G: Gateway> Work for VoidWork<'_, S, G> {
     }
 }
 
+/// Returns money of a captured payment and posts the reversing journal.
 pub(super) struct RefundWork<'a, S, G> {
     pub(super) use_cases: &'a Payments<S, G>,
     pub(super) request: RefundRequest,
