@@ -498,10 +498,47 @@ async fn payments_end_to_end(server: &ServerProcess) {
     }
 }
 
+/// Concurrent duplicates of one authorization through the server get one payment.
+async fn concurrent_duplicates_get_one_payment(server: &ServerProcess) {
+    let checkout = checkout(server).await;
+    let request = pay_by_card(
+        &Uuid::now_v7().to_string(),
+        2_000,
+        APPROVED,
+        "checkout-race/authorize",
+    );
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let (checkout, request) = (checkout.clone(), request.clone());
+            tokio::spawn(async move { authorize(&checkout, request).await })
+        })
+        .collect();
+    let mut payments = Vec::new();
+    for call in calls {
+        payments.push(call.await.unwrap());
+    }
+    assert!(
+        payments.iter().all(|p| *p == payments[0]),
+        "different results"
+    );
+    let stored = checkout
+        .payment()
+        .list_payments(ListPaymentsRequest {
+            order_id: request.order_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .payments;
+    assert_eq!(stored, [payments[0].clone()]);
+}
+
 #[tokio::test]
 async fn payments_on_postgresql_behind_identity() {
     let server = start_real().await;
     payments_end_to_end(&server).await;
+    concurrent_duplicates_get_one_payment(&server).await;
 }
 
 #[tokio::test]
