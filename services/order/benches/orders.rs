@@ -68,11 +68,12 @@ fn run(runtime: &tokio::runtime::Runtime, url: &str) -> Result<(), BoxError> {
         let store = Arc::new(PgStore::connect_with(url, POOL).await?);
         let relay = Relay::new(store.clone(), published.clone(), 500).spawn(RELAY_INTERVAL);
         let orders = Orders::new(store);
-        let _ = creations(&orders, WARM_UP).await;
+        let warm = creations(&orders, WARM_UP).await;
         let timed = creations(&orders, DURATION).await;
         relay.abort();
-        Ok::<_, BoxError>(timed)
+        Ok::<_, BoxError>((timed, warm.latencies.len()))
     })?;
+    let (created, warm_up_orders) = created;
 
     let seconds = DURATION.as_secs().to_string();
     let clients = CLIENTS.to_string();
@@ -106,9 +107,12 @@ fn run(runtime: &tokio::runtime::Runtime, url: &str) -> Result<(), BoxError> {
         millis(percentile(&created.latencies, 0.50)),
         millis(percentile(&created.latencies, 0.99)),
     );
+    let written = warm_up_orders + created.latencies.len();
+    let relayed = published.0.load(Ordering::Relaxed);
     println!(
-        "  events relayed (warm-up included) {:>6}",
-        published.0.load(Ordering::Relaxed)
+        "  OrderCreated events relayed    {relayed:>9} of {written} written (warm-up \
+         included), {} behind when the load stopped",
+        written.saturating_sub(relayed)
     );
     println!("  pgbench tpcb-like              {tps:>9.0} tps");
     println!(

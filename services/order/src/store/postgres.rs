@@ -16,7 +16,8 @@
 //! reads, publishes, then marks each sent in separate calls), and `FOR UPDATE SKIP LOCKED`
 //! would let two relays publish one order's events out of order; a session lock lasts
 //! until its connection closes, which a crashed replica's does at once, so the next relay
-//! takes over and re-sends whatever was published but not marked (at least once).
+//! takes over and re-sends whatever was published but not marked (at least once). Sent
+//! marks are written in one statement per batch, before the next read (see `RelayState`).
 
 mod rows;
 
@@ -38,8 +39,8 @@ const RELAY_LOCK: i64 = 0x6d61_6e64_695f_6f62;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// The connection holding [`RELAY_LOCK`] once this store's relay got it.
-    relay: Arc<tokio::sync::Mutex<Option<PgConnection>>>,
+    /// The relay's lock connection and its unwritten sent marks.
+    relay: Arc<tokio::sync::Mutex<RelayState>>,
 }
 
 impl PgStore {
@@ -329,7 +330,7 @@ fn outbox_error(error: impl std::fmt::Display) -> OutboxError {
 impl OutboxStore for PgStore {
     async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, OutboxError> {
         let mut relay = self.relay.lock().await;
-        if relay.is_none() {
+        if relay.connection.is_none() {
             let mut connection = self.pool.acquire().await.map_err(outbox_error)?.detach();
             let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
                 .bind(RELAY_LOCK)
@@ -346,27 +347,15 @@ impl OutboxStore for PgStore {
                 .execute(&mut connection)
                 .await
                 .map_err(outbox_error)?;
-            *relay = Some(connection);
+            relay.connection = Some(connection);
         }
-        let Some(connection) = relay.as_mut() else {
-            return Ok(Vec::new());
-        };
-        let read = sqlx::query_as::<_, (i64, Vec<u8>, String)>(
-            "SELECT sequence, envelope, trace_headers::text FROM order_outbox \
-             WHERE sent_at IS NULL ORDER BY sequence LIMIT $1",
-        )
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(connection)
-        .await;
-        let rows = match read {
-            Ok(rows) => rows,
-            Err(error) => {
-                // The lock may have gone with the connection: take it again next time.
-                *relay = None;
-                return Err(outbox_error(error));
-            }
-        };
-        rows.into_iter()
+        let read = relay.read(limit).await;
+        if read.is_err() {
+            // The lock may have gone with the connection: take it again next time.
+            relay.connection = None;
+        }
+        read?
+            .into_iter()
             .map(|(sequence, envelope, headers)| {
                 Ok(OutboxRecord {
                     sequence,
@@ -380,18 +369,53 @@ impl OutboxStore for PgStore {
     }
 
     async fn mark_sent(&self, sequence: i64) -> Result<(), OutboxError> {
-        let mark = sqlx::query("UPDATE order_outbox SET sent_at = now() WHERE sequence = $1")
-            .bind(sequence);
         let mut relay = self.relay.lock().await;
-        let marked = match relay.as_mut() {
-            // The relay's own connection: no wait for the pool behind busy writers.
-            Some(connection) => mark.execute(connection).await,
-            None => mark.execute(&self.pool).await,
-        };
-        if let Err(error) = marked {
-            *relay = None;
-            return Err(outbox_error(error));
+        if relay.connection.is_some() {
+            // Written with the next read, in one statement (see `RelayState`).
+            relay.marked.push(sequence);
+            return Ok(());
         }
+        sqlx::query("UPDATE order_outbox SET sent_at = now() WHERE sequence = $1")
+            .bind(sequence)
+            .execute(&self.pool)
+            .await
+            .map_err(outbox_error)?;
         Ok(())
+    }
+}
+
+/// The relay's side of the store: the connection holding [`RELAY_LOCK`] once this
+/// store's relay got it, and the records it published since its last read. Their sent
+/// marks are written in one UPDATE before the next read (so a read never returns them
+/// again) instead of one round trip each; a crash loses at most those marks, and their
+/// events go out again, as at-least-once delivery allows.
+#[derive(Default)]
+struct RelayState {
+    connection: Option<PgConnection>,
+    marked: Vec<i64>,
+}
+
+impl RelayState {
+    /// Writes the pending marks, then reads up to `limit` unsent records.
+    async fn read(&mut self, limit: usize) -> Result<Vec<(i64, Vec<u8>, String)>, OutboxError> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Ok(Vec::new());
+        };
+        if !self.marked.is_empty() {
+            sqlx::query("UPDATE order_outbox SET sent_at = now() WHERE sequence = ANY($1)")
+                .bind(&self.marked)
+                .execute(&mut *connection)
+                .await
+                .map_err(outbox_error)?;
+            self.marked.clear();
+        }
+        sqlx::query_as(
+            "SELECT sequence, envelope, trace_headers::text FROM order_outbox \
+             WHERE sent_at IS NULL ORDER BY sequence LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(connection)
+        .await
+        .map_err(outbox_error)
     }
 }
