@@ -68,7 +68,7 @@ impl KafkaPublisher {
         // tansu restarts): make the topic again next time and start a new producer. Its
         // new producer id may duplicate a record whose acknowledgement was lost, which the
         // at-least-once contract allows (consumers skip event ids they processed).
-        self.topics.forget(topic).await;
+        self.topics.forget(topic);
         tracing::warn!(%error, topic, "kafka send failed; starting a new producer");
         match self::producer(&self.config) {
             Ok(fresh) => {

@@ -1,6 +1,7 @@
 //! Topics: created on first use with the configured partitions, once per client.
 
 use std::collections::HashSet;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -20,7 +21,10 @@ pub(crate) struct Topics {
     admin: AdminClient<DefaultClientContext>,
     partitions: i32,
     replication: i32,
-    known: Mutex<HashSet<String>>,
+    /// Topics known to exist: read on every send, so behind a lock readers share.
+    known: RwLock<HashSet<String>>,
+    /// Held while a topic is created, so concurrent first sends create it once.
+    creating: Mutex<()>,
 }
 
 impl Topics {
@@ -37,19 +41,29 @@ impl Topics {
             admin,
             partitions: config.partitions,
             replication: config.replication,
-            known: Mutex::new(HashSet::new()),
+            known: RwLock::new(HashSet::new()),
+            creating: Mutex::new(()),
         })
     }
 
     /// Forgets that `topic` exists, so the next use makes sure again.
-    pub(crate) async fn forget(&self, topic: &str) {
-        self.known.lock().await.remove(topic);
+    pub(crate) fn forget(&self, topic: &str) {
+        if let Ok(mut known) = self.known.write() {
+            known.remove(topic);
+        }
+    }
+
+    fn is_known(&self, topic: &str) -> bool {
+        self.known.read().is_ok_and(|known| known.contains(topic))
     }
 
     /// Makes sure `topic` exists; an existing topic is fine.
     pub(crate) async fn ensure(&self, topic: &str) -> Result<(), KafkaError> {
-        let mut known = self.known.lock().await;
-        if known.contains(topic) {
+        if self.is_known(topic) {
+            return Ok(());
+        }
+        let _creating = self.creating.lock().await;
+        if self.is_known(topic) {
             return Ok(());
         }
         let new = NewTopic::new(
@@ -77,7 +91,9 @@ impl Topics {
                 }
             }
         }
-        known.insert(topic.to_owned());
+        if let Ok(mut known) = self.known.write() {
+            known.insert(topic.to_owned());
+        }
         Ok(())
     }
 }
