@@ -1,0 +1,4 @@
+//! mandi: the command line (being built).
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,2 @@
+//! mandi-checkout: (being built).
+#![forbid(unsafe_code)]
