@@ -39,6 +39,11 @@ fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
 
 /// identity and order on fresh PostgreSQL databases; also returns order's database URL.
 async fn start_real() -> (ServerProcess, String) {
+    start_real_with(Vec::new()).await
+}
+
+/// [`start_real`] with more settings.
+async fn start_real_with(extra: Vec<(&'static str, String)>) -> (ServerProcess, String) {
     let identity_db = mandi_testkit::fresh_database().await;
     let order_db = mandi_testkit::fresh_database().await;
     let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
@@ -49,7 +54,10 @@ async fn start_real() -> (ServerProcess, String) {
             ("MANDI_IDENTITY__REDIS_URL", redis),
             ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
             ("MANDI_ORDER__DATABASE_URL", order_db.clone()),
-        ],
+        ]
+        .into_iter()
+        .chain(extra)
+        .collect(),
     );
     (server, order_db)
 }
@@ -558,5 +566,88 @@ async fn orders_work_on_the_embedded_default() {
         illegal.message().contains("CANCELLED"),
         "{}",
         illegal.message()
+    );
+}
+
+/// Collects the order events of one order it consumes.
+#[derive(Clone, Default)]
+struct OrderEvents {
+    order_id: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl mandi_kafka::consumer::EventHandler for OrderEvents {
+    async fn handle(
+        &self,
+        event: &mandi_kafka::consumer::ConsumedEvent,
+    ) -> Result<(), mandi_kafka::consumer::HandlingError> {
+        if event.key == self.order_id {
+            self.seen
+                .lock()
+                .unwrap()
+                .push(event.envelope.r#type.clone());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn with_kafka_configured_order_events_reach_the_broker_in_order() {
+    let brokers =
+        std::env::var("MANDI_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    std::net::TcpStream::connect(brokers.split(',').next().unwrap())
+        .unwrap_or_else(|e| panic!("no Kafka broker at {brokers} ({e}); start one with `make up`"));
+    let (server, order_db) = start_real_with(vec![("MANDI_KAFKA__BROKERS", brokers.clone())]).await;
+    let checkout = checkout(&server).await;
+    let (_, customer) = user(&server, "kafka-buyer@example.com", Role::Customer).await;
+    let request_id = Uuid::now_v7().to_string();
+    let vendor = Uuid::now_v7().to_string();
+    let order = checkout
+        .order()
+        .create_order(create_request(&customer, [&vendor, &vendor], &request_id))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    set_status(&checkout, &order.id, OrderStatus::Paid, "captured")
+        .await
+        .unwrap();
+    assert_eq!(outbox_drained(&order_db).await, 2);
+
+    let handler = OrderEvents {
+        order_id: order.id.clone(),
+        ..OrderEvents::default()
+    };
+    let settings = mandi_kafka::consumer::ConsumerSettings {
+        group_id: format!("order-e2e-{}", Uuid::now_v7().simple()),
+        topics: vec!["mandi.order.events.v1".into()],
+        max_attempts: 1,
+        first_backoff: std::time::Duration::from_millis(10),
+    };
+    let config = mandi_kafka::KafkaConfig::new(brokers, "order-e2e");
+    let runner = mandi_kafka::consumer::Runner::new(&config, settings, handler.clone())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(runner.run(async {
+        let _ = stopped.await;
+    }));
+    let started = std::time::Instant::now();
+    while handler.seen.lock().unwrap().len() < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the order's events did not reach Kafka"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        *handler.seen.lock().unwrap(),
+        [
+            "mandi.events.v1.OrderCreated",
+            "mandi.events.v1.OrderStatusChanged"
+        ]
     );
 }

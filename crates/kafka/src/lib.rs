@@ -10,11 +10,13 @@
 //! transaction as its effect, and skips ids it has seen.
 #![forbid(unsafe_code)]
 
+mod backbone;
 pub mod consumer;
 mod headers;
 mod publisher;
 mod topics;
 
+pub use backbone::{EventsConfig, Publisher};
 pub use publisher::KafkaPublisher;
 pub use topics::dead_letter_topic;
 

@@ -206,7 +206,7 @@ async fn with_the_broker_down_outbox_rows_stay_pending_and_drain_in_order_when_i
     let collected = Collect::default();
     let settings = ConsumerSettings {
         group_id: "relay-test-reader".into(),
-        topics: vec!["mandi.order.events".into()],
+        topics: vec!["mandi.order.events.v1".into()],
         max_attempts: 1,
         first_backoff: Duration::from_millis(10),
     };

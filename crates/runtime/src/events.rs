@@ -3,8 +3,8 @@
 //! type name, aggregate), and an [`InProcessPublisher`] that hands events to subscribers in
 //! the same process until the Kafka adapter lands.
 //!
-//! Records are keyed by aggregate id and go to one topic per aggregate type
-//! (`mandi.<aggregate_type>.events`); the W3C trace context of the publishing span travels
+//! Records are keyed by aggregate id (so one aggregate's events stay in order) and go to
+//! one topic per producing service (`mandi.<service>.events.v1`); the W3C trace context of the publishing span travels
 //! beside the envelope as headers (`traceparent`, `tracestate`), as Kafka record headers
 //! will carry it.
 
@@ -59,17 +59,17 @@ impl<P: EventPublisher> EventPublisher for Arc<P> {
     }
 }
 
-/// The topic of an aggregate type: `mandi.<aggregate_type>.events`.
-pub fn topic(aggregate_type: &str) -> String {
-    format!("mandi.{aggregate_type}.events")
+/// The topic a service publishes to: `mandi.<service>.events.v1`.
+pub fn topic(service: &str) -> String {
+    format!("mandi.{service}.events.v1")
 }
 
-/// Publishes `envelope` to its aggregate type's topic, keyed by its aggregate id.
+/// Publishes `envelope` to its producer's topic, keyed by its aggregate id.
 pub async fn publish_envelope<P: EventPublisher + ?Sized>(
     publisher: &P,
     envelope: EventEnvelope,
 ) -> Result<(), PublishError> {
-    let topic = topic(&envelope.aggregate_type);
+    let topic = topic(&envelope.producer);
     let key = envelope.aggregate_id.clone();
     publisher.publish(&topic, &key, envelope).await
 }
@@ -255,13 +255,13 @@ mod tests {
                 .unwrap();
         }
         publisher
-            .publish("mandi.batch.events", "b-1", stock_low("p-2", 1))
+            .publish("mandi.other.events.v1", "b-1", stock_low("p-2", 1))
             .await
             .unwrap();
 
         for expected in [9, 8, 7] {
             let event = events.recv().await.unwrap();
-            assert_eq!(event.topic, "mandi.product.events");
+            assert_eq!(event.topic, "mandi.inventory.events.v1");
             assert_eq!(event.key, "p-1");
             let Some(Payload::StockLow(low)) = event.envelope.payload else {
                 panic!("expected StockLow, got {:?}", event.envelope.payload);
@@ -271,7 +271,7 @@ mod tests {
         let last = events.recv().await.unwrap();
         assert_eq!(
             (last.topic.as_str(), last.key.as_str()),
-            ("mandi.batch.events", "b-1")
+            ("mandi.other.events.v1", "b-1")
         );
     }
 
@@ -321,7 +321,7 @@ mod tests {
 
         async {
             publisher
-                .publish("mandi.product.events", "p-1", stock_low("p-1", 1))
+                .publish("mandi.inventory.events.v1", "p-1", stock_low("p-1", 1))
                 .await
         }
         .instrument(tracing::info_span!("reserve"))

@@ -1,7 +1,6 @@
 //! Inventory's events: builds the `mandi.events.v1` payloads from domain values and
-//! publishes them through the runtime's [`EventPublisher`], one topic per aggregate
-//! (`mandi.reservation.events`, `mandi.product.events`, `mandi.batch.events`), keyed by
-//! the aggregate's id.
+//! publishes them through the runtime's [`EventPublisher`] to `mandi.inventory.events.v1`,
+//! keyed by the aggregate's id (a reservation's order, a product, a batch).
 //!
 //! Events are published after the store has committed the change they report. A publish
 //! failure is logged and swallowed: the write already happened, and failing the call now
@@ -212,7 +211,7 @@ mod tests {
 
         let event = received.recv().await.unwrap();
         let order_id = reservation.order_id.to_string();
-        assert_eq!(event.topic, "mandi.reservation.events");
+        assert_eq!(event.topic, "mandi.inventory.events.v1");
         assert_eq!(event.key, order_id);
         assert_eq!(event.envelope.aggregate_type, "reservation");
         assert_eq!(event.envelope.producer, "inventory");
@@ -282,7 +281,7 @@ mod tests {
         events.batch_expiring(&batch).await;
 
         let low = received.recv().await.unwrap();
-        assert_eq!(low.topic, "mandi.product.events");
+        assert_eq!(low.topic, "mandi.inventory.events.v1");
         assert_eq!(low.key, product_id.to_string());
         assert_eq!(low.envelope.r#type, "mandi.events.v1.StockLow");
         let changed = received.recv().await.unwrap();
@@ -292,7 +291,7 @@ mod tests {
         };
         assert!(!changed.in_stock);
         let expiring = received.recv().await.unwrap();
-        assert_eq!(expiring.topic, "mandi.batch.events");
+        assert_eq!(expiring.topic, "mandi.inventory.events.v1");
         assert_eq!(expiring.key, batch.id.to_string());
         let Some(Payload::BatchExpiring(expiring)) = expiring.envelope.payload else {
             panic!("expected BatchExpiring");

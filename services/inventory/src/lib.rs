@@ -21,7 +21,8 @@ use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::inventory::v1::inventory_service_server::InventoryServiceServer;
 use secrecy::{ExposeSecret, SecretString};
 
-use mandi_runtime::events::{EventPublisher, InProcessPublisher};
+use mandi_kafka::EventsConfig;
+use mandi_runtime::events::EventPublisher;
 
 use crate::domain::{MAX_EXPIRY_WARNING_DAYS, MAX_TTL, MIN_TTL};
 use crate::events::InventoryEvents;
@@ -69,6 +70,8 @@ pub struct InventoryConfig {
     pub catalog_endpoint: Option<String>,
     /// Client TLS for an `https://` catalog endpoint; set by the server.
     pub catalog_tls: Option<tonic::transport::ClientTlsConfig>,
+    /// Where events go: Kafka with `MANDI_KAFKA__BROKERS`, else in process.
+    pub events: EventsConfig,
 }
 
 impl InventoryConfig {
@@ -132,6 +135,7 @@ impl InventoryConfig {
         }
         let catalog_endpoint: Option<String> = env.get("MANDI_INVENTORY__CATALOG_ENDPOINT")?;
         Ok(Self {
+            events: EventsConfig::from_env(env)?,
             catalog_endpoint,
             catalog_tls: None,
             backends,
@@ -167,8 +171,12 @@ pub async fn module(config: InventoryConfig) -> anyhow::Result<Module> {
 
 fn build<S: InventoryStore>(store: S, config: &InventoryConfig) -> anyhow::Result<Module> {
     let store = Arc::new(store);
-    // In process until the Kafka issue lands; consumers subscribe to this publisher.
-    let events = InventoryEvents::new(InProcessPublisher::default());
+    let events = InventoryEvents::new(
+        config
+            .events
+            .publisher("inventory")
+            .context("cannot create inventory's event publisher")?,
+    );
     spawn_reservation_sweeper(
         &store,
         StockWatch::new(store.clone(), events.clone(), config.low_stock_threshold),

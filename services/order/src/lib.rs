@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use mandi_runtime::config::{ConfigError, Env};
-use mandi_runtime::events::InProcessPublisher;
+use mandi_kafka::EventsConfig;
 use mandi_runtime::outbox::Relay;
 use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::order::v1::order_service_server::OrderServiceServer;
@@ -51,6 +51,8 @@ pub struct OrderConfig {
     /// `MANDI_ORDER__OUTBOX_BATCH`: events the relay reads per query (default 100,
     /// 1..=10000).
     pub outbox_batch: usize,
+    /// Where the relay publishes: Kafka with `MANDI_KAFKA__BROKERS`, else in process.
+    pub events: EventsConfig,
 }
 
 impl OrderConfig {
@@ -89,6 +91,7 @@ impl OrderConfig {
             backends,
             outbox_interval,
             outbox_batch,
+            events: EventsConfig::from_env(env)?,
         })
     }
 }
@@ -104,28 +107,27 @@ fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
 /// Builds order with its configured backend and starts its outbox relay.
 pub async fn module(config: OrderConfig) -> anyhow::Result<Module> {
     match &config.backends {
-        Backends::Memory => Ok(build(MemoryStore::default(), &config)),
+        Backends::Memory => build(MemoryStore::default(), &config),
         Backends::Real { database_url } => {
             let store = PgStore::connect(database_url.expose_secret())
                 .await
                 .context("cannot open order's PostgreSQL database")?;
-            Ok(build(store, &config))
+            build(store, &config)
         }
     }
 }
 
-fn build<S: OrderStore>(store: S, config: &OrderConfig) -> Module {
+fn build<S: OrderStore>(store: S, config: &OrderConfig) -> anyhow::Result<Module> {
     let store = Arc::new(store);
-    // In process until the Kafka publisher lands; consumers subscribe to this publisher.
+    let publisher = config
+        .events
+        .publisher("order")
+        .context("cannot create order's event publisher")?;
     // The relay lives as long as the process: its task is never aborted.
-    let _relay = Relay::new(
-        store.clone(),
-        InProcessPublisher::default(),
-        config.outbox_batch,
-    )
-    .spawn(config.outbox_interval);
+    let _relay = Relay::new(store.clone(), publisher, config.outbox_batch)
+        .spawn(config.outbox_interval);
     let service = OrderServiceServer::new(OrderGrpc::new(Orders::new(store)));
-    Module::new(service, grpc::POLICIES)
+    Ok(Module::new(service, grpc::POLICIES))
 }
 
 #[cfg(test)]

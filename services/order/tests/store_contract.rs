@@ -530,7 +530,7 @@ async fn events_committed_but_never_published_go_out_after_a_restart_in_order_pe
     };
     assert_eq!(of(a.id), ["created", "1->8", "8->2", "2->3"]);
     assert_eq!(of(b.id), ["created", "1->2", "2->3"]);
-    assert!(received.iter().all(|e| e.topic == "mandi.order.events"));
+    assert!(received.iter().all(|e| e.topic == "mandi.order.events.v1"));
     assert!(unsent(store.as_ref()).await.is_empty());
     assert_eq!(
         relay.drain().await.unwrap().published,

@@ -14,7 +14,7 @@ use crate::grpc::convert::{failure_reason_to_proto, method_to_proto, money_to_pr
 
 /// The producer and aggregate type of payment's events.
 pub const PRODUCER: &str = "payment";
-/// The aggregate type: events go to `mandi.payment.events`, keyed by payment id.
+/// The aggregate type: events go to `mandi.payment.events.v1`, keyed by payment id.
 pub const AGGREGATE: &str = "payment";
 
 /// An outbox row's content: the envelope and the trace it was written under.

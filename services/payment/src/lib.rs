@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use mandi_runtime::config::{ConfigError, Env};
-use mandi_runtime::events::InProcessPublisher;
+use mandi_kafka::EventsConfig;
 use mandi_runtime::outbox::Relay;
 use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::payment::v1::payment_service_server::PaymentServiceServer;
@@ -64,6 +64,8 @@ pub struct PaymentConfig {
     /// `MANDI_PAYMENT__OUTBOX_INTERVAL`: how often the outbox relay looks for events
     /// (default 1s).
     pub outbox_interval: Duration,
+    /// Where the relay publishes: Kafka with `MANDI_KAFKA__BROKERS`, else in process.
+    pub events: EventsConfig,
 }
 
 impl PaymentConfig {
@@ -121,6 +123,7 @@ impl PaymentConfig {
             gateway_timeout,
             currency,
             outbox_interval,
+            events: EventsConfig::from_env(env)?,
         })
     }
 
@@ -145,28 +148,30 @@ fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
 /// Builds payment with its configured backend and starts its outbox relay.
 pub async fn module(config: PaymentConfig) -> anyhow::Result<Module> {
     match &config.backends {
-        Backends::Memory => Ok(build(MemoryStore::default(), &config)),
+        Backends::Memory => build(MemoryStore::default(), &config),
         Backends::Real { database_url } => {
             let store = PgStore::connect(database_url.expose_secret())
                 .await
                 .context("cannot open payment's PostgreSQL database")?;
-            Ok(build(store, &config))
+            build(store, &config)
         }
     }
 }
 
-fn build<S: PaymentStore>(store: S, config: &PaymentConfig) -> Module {
+fn build<S: PaymentStore>(store: S, config: &PaymentConfig) -> anyhow::Result<Module> {
     let store = Arc::new(store);
-    // In process until the Kafka issue lands; consumers subscribe to this publisher.
-    Relay::new(store.clone(), InProcessPublisher::default(), RELAY_BATCH)
-        .spawn(config.outbox_interval);
+    let publisher = config
+        .events
+        .publisher("payment")
+        .context("cannot create payment's event publisher")?;
+    Relay::new(store.clone(), publisher, RELAY_BATCH).spawn(config.outbox_interval);
     // The sandbox's time-out card outlasts the configured timeout, so the timeout decides.
     let gateway = SandboxGateway::new(config.gateway_timeout * 2);
     let payments = Payments::new(store, Arc::new(gateway), config.settings());
-    Module::new(
+    Ok(Module::new(
         PaymentServiceServer::new(PaymentGrpc::new(payments)),
         grpc::POLICIES,
-    )
+    ))
 }
 
 #[cfg(test)]

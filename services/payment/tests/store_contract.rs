@@ -650,7 +650,7 @@ async fn the_relay_publishes_the_outbox_in_order_and_marks_it_sent<S: PaymentSto
     assert!(payments.store().pending(10).await.unwrap().is_empty());
     let mut seen = Vec::new();
     while let Ok(event) = events.try_recv() {
-        assert_eq!(event.topic, "mandi.payment.events");
+        assert_eq!(event.topic, "mandi.payment.events.v1");
         assert_eq!(event.key, paid.id.to_string());
         seen.push(event.envelope.payload.unwrap());
     }
