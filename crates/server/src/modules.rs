@@ -23,6 +23,8 @@ pub enum Target {
     Order,
     /// mandi.payment.v1.PaymentService
     Payment,
+    /// mandi.checkout.v1.CheckoutService
+    Checkout,
 }
 
 /// Every implemented target, in start order.
@@ -34,6 +36,7 @@ pub const ALL: &[Target] = &[
     Target::Cart,
     Target::Order,
     Target::Payment,
+    Target::Checkout,
 ];
 
 impl Target {
@@ -47,6 +50,7 @@ impl Target {
             Target::Cart => "cart",
             Target::Order => "order",
             Target::Payment => "payment",
+            Target::Checkout => "checkout",
         }
     }
 
@@ -114,10 +118,18 @@ pub enum Prepared {
     Order(mandi_order::OrderConfig),
     /// payment's settings.
     Payment(mandi_payment::PaymentConfig),
+    /// checkout's settings.
+    Checkout(mandi_checkout::CheckoutConfig),
 }
 
 /// Reads the configuration of every selected target.
 pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, ConfigError> {
+    let mut env = env.clone();
+    if selection.embedded && selection.targets.contains(&Target::Checkout) {
+        // The embedded checkout signs in with a secret made for this process.
+        mandi_checkout::embed_client_secret(&mut env)?;
+    }
+    let env = &env;
     selection
         .targets
         .iter()
@@ -148,13 +160,17 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
                 env,
                 selection.embedded,
             )?)),
+            Target::Checkout => Ok(Prepared::Checkout(
+                mandi_checkout::CheckoutConfig::from_env(env, selection.embedded)?,
+            )),
         })
         .collect()
 }
 
 /// Refuses a selection whose services need another one that neither runs here nor has
 /// an endpoint configured (inventory asks catalog who owns a product; cart asks catalog
-/// for prices and inventory for stock).
+/// for prices and inventory for stock; checkout calls identity, order, inventory,
+/// payment, cart and profile).
 pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Result<(), ConfigError> {
     let runs = |target| selection.targets.contains(&target);
     for p in prepared {
@@ -179,6 +195,32 @@ pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Resul
                     "the inventory service's URL, to check stock of cart lines",
                 ),
             ],
+            Prepared::Checkout(config) => {
+                let peer = |target: Target| {
+                    (
+                        config.endpoint(target.name()).is_none(),
+                        target,
+                        target.name(),
+                    )
+                };
+                let missing = [
+                    peer(Target::Identity),
+                    peer(Target::Order),
+                    peer(Target::Inventory),
+                    peer(Target::Payment),
+                    peer(Target::Cart),
+                    peer(Target::Profile),
+                ]
+                .into_iter()
+                .find(|(unset, target, _)| *unset && !runs(*target));
+                if let Some((_, _, name)) = missing {
+                    return Err(ConfigError::Missing {
+                        var: mandi_checkout::endpoint_var(name),
+                        hint: format!("the {name} service's URL, for the checkout saga"),
+                    });
+                }
+                &[]
+            }
             _ => &[],
         };
         if let Some((_, _, var, hint)) = needs
@@ -227,6 +269,14 @@ pub fn point_at_self(
                     .get_or_insert_with(|| self_url.to_owned());
                 config.peer_tls = client_tls(&[&catalog, inventory])?;
             }
+            Prepared::Checkout(config) => {
+                let endpoints: Vec<String> = mandi_checkout::PEERS
+                    .iter()
+                    .filter_map(|peer| config.endpoint_or(peer, self_url))
+                    .collect();
+                let endpoints: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+                config.peer_tls = client_tls(&endpoints)?;
+            }
             _ => {}
         }
     }
@@ -245,6 +295,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
             Prepared::Cart(config) => mandi_cart::module(config).await?,
             Prepared::Order(config) => mandi_order::module(config).await?,
             Prepared::Payment(config) => mandi_payment::module(config).await?,
+            Prepared::Checkout(config) => mandi_checkout::module(config).await?,
         });
     }
     Ok(modules)
@@ -273,7 +324,9 @@ mod tests {
         let err = select("identity,warp-drive").unwrap_err().to_string();
         assert!(err.contains("\"warp-drive\""), "{err}");
         assert!(
-            err.contains("known: all, identity, profile, catalog, inventory, cart, order, payment"),
+            err.contains(
+                "known: all, identity, profile, catalog, inventory, cart, order, payment, checkout"
+            ),
             "{err}"
         );
     }

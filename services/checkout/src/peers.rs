@@ -1,0 +1,198 @@
+//! The services the saga calls, only through `mandi-sdk` like any client: order,
+//! inventory and payment with the checkout service identity (a token from identity's
+//! IssueServiceToken, refreshed before it expires), cart and profile with the shopper's
+//! own token (their `authorization`, forwarded). Every call is bounded by a deadline.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+use tonic::metadata::MetadataValue;
+use tonic::{Code, Status};
+
+/// The service name checkout signs in as.
+pub const SERVICE_NAME: &str = "checkout";
+
+/// Why a call did not give an answer to act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The peer did not answer in time, was unreachable, or asked to retry: trying the
+    /// same (idempotent) call again may work.
+    #[error("{service} did not answer: {reason}")]
+    Transient {
+        /// The service.
+        service: &'static str,
+        /// What happened.
+        reason: String,
+    },
+    /// The peer answered with an error that a retry will not change.
+    #[error("{service} refused: {status:?}: {message}", status = .status.code(), message = .status.message())]
+    Refused {
+        /// The service.
+        service: &'static str,
+        /// Its answer.
+        status: Box<Status>,
+    },
+}
+
+impl CallError {
+    fn from_status(service: &'static str, status: Status) -> Self {
+        match status.code() {
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Aborted
+            | Code::Unknown
+            | Code::Cancelled => CallError::Transient {
+                service,
+                reason: format!("{:?}: {}", status.code(), status.message()),
+            },
+            _ => CallError::Refused {
+                service,
+                status: Box::new(status),
+            },
+        }
+    }
+
+    /// The refusal's status, when the peer refused.
+    pub fn refusal(&self) -> Option<&Status> {
+        match self {
+            CallError::Refused { status, .. } => Some(status),
+            CallError::Transient { .. } => None,
+        }
+    }
+}
+
+/// Where each peer is; a missing one is a configuration error named by the caller.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// identity, for the service token.
+    pub identity: String,
+    /// order.
+    pub order: String,
+    /// inventory.
+    pub inventory: String,
+    /// payment.
+    pub payment: String,
+    /// cart.
+    pub cart: String,
+    /// profile.
+    pub profile: String,
+}
+
+/// SDK clients of the peers, and the service token.
+#[derive(Clone)]
+pub struct Peers {
+    /// Sends the checkout service token: order, inventory, payment.
+    service: Mandi,
+    /// Sends no token of its own: identity, and cart and profile with the shopper's.
+    shopper: Mandi,
+    token: std::sync::Arc<ServiceToken>,
+    /// The deadline of every call.
+    pub deadline: Duration,
+}
+
+struct ServiceToken {
+    secret: SecretString,
+    /// When the current token should be replaced.
+    refresh_at: Mutex<Option<Instant>>,
+}
+
+impl Peers {
+    /// Clients of `endpoints`, signing in as `checkout` with `secret`; each call may take
+    /// `deadline`.
+    pub fn new(
+        endpoints: &Endpoints,
+        secret: SecretString,
+        deadline: Duration,
+        tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> Result<Self, mandi_sdk::SdkError> {
+        let build = || {
+            let mut builder = Mandi::builder()
+                .endpoint(endpoints.identity.clone())
+                .service_endpoint("order", endpoints.order.clone())
+                .service_endpoint("inventory", endpoints.inventory.clone())
+                .service_endpoint("payment", endpoints.payment.clone())
+                .service_endpoint("cart", endpoints.cart.clone())
+                .service_endpoint("profile", endpoints.profile.clone())
+                .default_deadline(deadline)
+                // The saga retries steps itself, within its budget, and records each try.
+                .retry(mandi_sdk::RetryPolicy::none());
+            if let Some(tls) = &tls {
+                builder = builder.tls(tls.clone());
+            }
+            builder.connect_lazy()
+        };
+        Ok(Self {
+            service: build()?,
+            shopper: build()?,
+            token: std::sync::Arc::new(ServiceToken {
+                secret,
+                refresh_at: Mutex::new(None),
+            }),
+            deadline,
+        })
+    }
+
+    /// A client sending a fresh service token: issued on first use and again once a fifth
+    /// of its lifetime is left (at least 10s before it expires).
+    pub async fn service(&self) -> Result<&Mandi, CallError> {
+        let mut refresh_at = self.token.refresh_at.lock().await;
+        if refresh_at.is_none_or(|at| Instant::now() >= at) {
+            let issued = call(
+                "identity",
+                self.deadline,
+                self.shopper
+                    .identity()
+                    .issue_service_token(IssueServiceTokenRequest {
+                        service_name: SERVICE_NAME.into(),
+                        client_secret: self.token.secret.expose_secret().to_owned(),
+                    }),
+            )
+            .await?;
+            self.service
+                .set_token(Some(issued.access_token))
+                .map_err(|error| CallError::Transient {
+                    service: "identity",
+                    reason: format!("unusable service token: {error}"),
+                })?;
+            let lifetime = Duration::from_secs(u64::try_from(issued.expires_in).unwrap_or(0));
+            let early = (lifetime / 5).max(Duration::from_secs(10));
+            *refresh_at = Some(Instant::now() + lifetime.saturating_sub(early));
+        }
+        Ok(&self.service)
+    }
+
+    /// The client for calls made with the shopper's token.
+    pub fn shopper(&self) -> &Mandi {
+        &self.shopper
+    }
+}
+
+/// `message` as a request carrying `bearer` (the shopper's `authorization` value).
+pub fn as_shopper<T>(message: T, bearer: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = MetadataValue::try_from(bearer) {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+/// Awaits one call to `service`, giving up after `deadline`.
+pub async fn call<T>(
+    service: &'static str,
+    deadline: Duration,
+    call: impl Future<Output = Result<tonic::Response<T>, Status>>,
+) -> Result<T, CallError> {
+    match tokio::time::timeout(deadline, call).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(CallError::from_status(service, status)),
+        Err(_) => Err(CallError::Transient {
+            service,
+            reason: format!("no answer within {deadline:?}"),
+        }),
+    }
+}

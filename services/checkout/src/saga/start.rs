@@ -1,0 +1,314 @@
+//! Starting a checkout: what can be checked without side effects is checked here (the
+//! cart is the caller's and not empty, the address exists), the cart is priced, and the
+//! saga stored before it runs. A repeated start returns the stored saga.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mandi_sdk::proto::mandi::cart::v1::{Cart, GetCartRequest};
+use mandi_sdk::proto::mandi::profile::v1::GetAddressRequest;
+use tonic::Code;
+use uuid::Uuid;
+
+use super::{Card, CheckoutError, Orchestrator, lock, now};
+use crate::domain::{
+    Destination, Failure, FailureReason, Line, PaymentMethod, Saga, State, Totals,
+};
+use crate::peers::{CallError, as_shopper, call};
+use crate::store::{CheckoutStore, Created};
+
+/// Where the shopper wants delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DestinationChoice {
+    /// A saved address of theirs (ProfileService).
+    Saved(String),
+    /// Given inline.
+    Inline(Destination),
+}
+
+/// A StartCheckout request, parsed.
+#[derive(Debug, Clone)]
+pub struct NewCheckout {
+    /// The checkout id (request_id).
+    pub id: Uuid,
+    /// The cart; empty means the caller's.
+    pub cart_id: String,
+    /// Where to deliver.
+    pub destination: DestinationChoice,
+    /// Chosen slot, recorded only.
+    pub slot_id: String,
+    /// How to pay.
+    pub method: PaymentMethod,
+    /// The card, for card payments.
+    pub card: Option<Card>,
+    /// The total the shopper was shown.
+    pub expected_total: Option<(String, i64)>,
+    /// Fingerprint of everything above but the id.
+    pub fingerprint: String,
+}
+
+impl<S: CheckoutStore> Orchestrator<S> {
+    /// Starts (or finds) checkout `new` for `user`, whose `authorization` is `bearer`, and
+    /// runs it in the background.
+    pub async fn start(
+        self: &Arc<Self>,
+        new: NewCheckout,
+        user: Uuid,
+        bearer: String,
+    ) -> Result<Saga, CheckoutError> {
+        if let Some(existing) = self.store.get(new.id).await? {
+            return self.existing(existing, new, user, bearer);
+        }
+        let cart = self.cart(&new.cart_id, &bearer).await?;
+        if cart.user_id != user.to_string() {
+            return Err(CheckoutError::NotFound("cart"));
+        }
+        if cart.items.is_empty() {
+            return Err(CheckoutError::CartEmpty);
+        }
+        let destination = match &new.destination {
+            DestinationChoice::Inline(d) => d.clone(),
+            DestinationChoice::Saved(id) => self.address(id, &bearer).await?,
+        };
+        let at = now();
+        let (lines, totals) = self.price(&cart);
+        let mut saga = Saga {
+            id: new.id,
+            user_id: user,
+            cart_id: cart.id.clone(),
+            request_fingerprint: new.fingerprint.clone(),
+            destination,
+            slot_id: new.slot_id.clone(),
+            method: new.method,
+            card_last4: new
+                .card
+                .as_ref()
+                .map(|c| {
+                    c.token
+                        .chars()
+                        .rev()
+                        .take(4)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect()
+                })
+                .unwrap_or_default(),
+            lines,
+            totals,
+            state: State::Pending,
+            done: Vec::new(),
+            started: Vec::new(),
+            running: None,
+            undone: Vec::new(),
+            order_id: None,
+            order_status: 0,
+            payment_id: None,
+            payment_status: 0,
+            failure: None,
+            timeline: Vec::new(),
+            created_at: at,
+            updated_at: at,
+            completed_at: None,
+            version: 0,
+        };
+        saga.enter(State::Pending, "cart priced", at);
+        if let Some(failure) = self.refusal(&cart, &saga, &new) {
+            // Nothing was created: the checkout ends at once, failed.
+            saga.failure = Some(failure.clone());
+            saga.enter(State::Failed, failure.message, at);
+        }
+        let saga = match self
+            .store
+            .create(&saga, self.owner, self.lease_until())
+            .await?
+        {
+            Created::New(saga) => saga,
+            Created::Existing(existing) => return self.existing(existing, new, user, bearer),
+        };
+        if !saga.state.is_terminal() {
+            if let Some(card) = new.card {
+                lock(&self.cards).insert(saga.id, card);
+            }
+            lock(&self.bearers).insert(saga.id, bearer);
+            self.spawn(saga.id);
+        }
+        let _ = self.changes.send(Arc::new(saga.clone()));
+        Ok(saga)
+    }
+
+    /// A start repeated for `existing`: the same request gets the same checkout (and, if
+    /// this process runs it and lost the card, the card again); another is refused.
+    fn existing(
+        self: &Arc<Self>,
+        existing: Saga,
+        new: NewCheckout,
+        user: Uuid,
+        bearer: String,
+    ) -> Result<Saga, CheckoutError> {
+        if existing.user_id != user || existing.request_fingerprint != new.fingerprint {
+            return Err(CheckoutError::RequestReused);
+        }
+        if !existing.state.is_terminal() && !existing.has_done(crate::domain::Step::Authorize) {
+            if let Some(card) = new.card {
+                lock(&self.cards).entry(existing.id).or_insert(card);
+            }
+            lock(&self.bearers).entry(existing.id).or_insert(bearer);
+        }
+        Ok(existing)
+    }
+
+    async fn cart(&self, cart_id: &str, bearer: &str) -> Result<Cart, CheckoutError> {
+        let request = as_shopper(
+            GetCartRequest {
+                cart_id: cart_id.to_owned(),
+            },
+            bearer,
+        );
+        match call(
+            "cart",
+            self.peers.deadline,
+            self.peers.shopper().cart().get_cart(request),
+        )
+        .await
+        {
+            Ok(reply) => reply.cart.ok_or(CheckoutError::NotFound("cart")),
+            Err(error) => Err(not_found_or(error, "cart")),
+        }
+    }
+
+    async fn address(&self, id: &str, bearer: &str) -> Result<Destination, CheckoutError> {
+        let request = as_shopper(
+            GetAddressRequest {
+                address_id: id.to_owned(),
+            },
+            bearer,
+        );
+        let reply = call(
+            "profile",
+            self.peers.deadline,
+            self.peers.shopper().profile().get_address(request),
+        )
+        .await
+        .map_err(|error| not_found_or(error, "address"))?;
+        let address = reply.address.ok_or(CheckoutError::NotFound("address"))?;
+        let postal = address.postal_address.unwrap_or_default();
+        Ok(Destination {
+            line1: postal.line1,
+            line2: postal.line2,
+            city: postal.city,
+            region: postal.region,
+            postal_code: postal.postal_code,
+            country_code: postal.country_code,
+            geo: postal.geo.map(|g| (g.latitude_e6, g.longitude_e6)),
+            recipient_name: address.recipient_name,
+            recipient_phone: address.recipient_phone,
+            instructions: address.delivery_instructions,
+        })
+    }
+
+    /// The cart's lines and totals, with the configured delivery fee.
+    fn price(&self, cart: &Cart) -> (Vec<Line>, Totals) {
+        let amount = |m: &Option<mandi_sdk::proto::mandi::common::v1::Money>| {
+            m.as_ref().map_or(0, |m| m.amount_minor)
+        };
+        let lines = cart
+            .items
+            .iter()
+            .map(|i| Line {
+                product_id: i.product_id.clone(),
+                display_name: i.product_display_name.clone(),
+                image_url: i.image_url.clone(),
+                vendor_id: i.vendor_id.clone(),
+                unit_of_sale: i.unit_of_sale,
+                quantity: i.quantity,
+                unit_price: amount(&i.unit_price),
+                line_total: amount(&i.line_total),
+            })
+            .collect();
+        let totals = cart.totals.clone().unwrap_or_default();
+        let currency = totals
+            .total
+            .as_ref()
+            .map(|m| m.currency_code.clone())
+            .unwrap_or_default();
+        (
+            lines,
+            Totals {
+                currency,
+                subtotal: amount(&totals.subtotal),
+                delivery_fee: self.settings.delivery_fee,
+                tax: amount(&totals.tax),
+            },
+        )
+    }
+
+    /// Why the cart cannot be checked out as it is, if it cannot.
+    fn refusal(&self, cart: &Cart, saga: &Saga, new: &NewCheckout) -> Option<Failure> {
+        let unavailable: Vec<String> = cart
+            .items
+            .iter()
+            .filter(|i| i.check.as_ref().is_some_and(|c| c.unavailable))
+            .map(|i| i.product_id.clone())
+            .collect();
+        if !unavailable.is_empty() {
+            let mut failure = Failure::new(
+                FailureReason::ProductUnavailable,
+                format!(
+                    "{} product(s) in the cart are no longer on sale",
+                    unavailable.len()
+                ),
+                State::Pending,
+            );
+            failure.unavailable_product_ids = unavailable;
+            return Some(failure);
+        }
+        if cart
+            .items
+            .iter()
+            .any(|i| i.check.as_ref().is_some_and(|c| c.price_changed))
+        {
+            return Some(Failure::new(
+                FailureReason::PriceChanged,
+                "prices changed since the products were added; review the cart",
+                State::Pending,
+            ));
+        }
+        if let Some((currency, amount)) = &new.expected_total {
+            if *currency != saga.totals.currency || *amount != saga.totals.total() {
+                return Some(Failure::new(
+                    FailureReason::PriceChanged,
+                    format!(
+                        "the total is now {} {} (expected {} {})",
+                        saga.totals.total(),
+                        saga.totals.currency,
+                        amount,
+                        currency
+                    ),
+                    State::Pending,
+                ));
+            }
+        }
+        None
+    }
+
+    /// Waits for the outcome of `saga` when asked to, up to `within`.
+    pub async fn outcome(&self, saga: Saga, within: Duration) -> Result<Saga, CheckoutError> {
+        let saga = if saga.state.is_terminal() {
+            saga
+        } else {
+            self.wait(saga.id, within).await?.unwrap_or(saga)
+        };
+        match (&saga.state, &saga.failure) {
+            (State::Failed, Some(failure)) => Err(CheckoutError::Failed(Box::new(failure.clone()))),
+            _ => Ok(saga),
+        }
+    }
+}
+
+fn not_found_or(error: CallError, what: &'static str) -> CheckoutError {
+    match error.refusal().map(|s| s.code()) {
+        Some(Code::NotFound | Code::PermissionDenied) => CheckoutError::NotFound(what),
+        _ => CheckoutError::Peer(error),
+    }
+}
