@@ -1,0 +1,2 @@
+//! mandi-notification: (being built).
+#![forbid(unsafe_code)]
