@@ -174,7 +174,12 @@ pub struct CheckoutArgs {
     #[arg(long)]
     pub slot: String,
     /// Pay by card: the card number (sandbox test cards in the README).
-    #[arg(long, requires = "exp", conflicts_with = "cod", required_unless_present = "cod")]
+    #[arg(
+        long,
+        requires = "exp",
+        conflicts_with = "cod",
+        required_unless_present = "cod"
+    )]
     pub card: Option<String>,
     /// The card's expiry, MM/YY.
     #[arg(long, requires = "card")]

@@ -75,7 +75,8 @@ impl Config {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => {
-                return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
+                return Err(e)
+                    .with_context(|| format!("cannot read config file {}", path.display()));
             }
         };
         toml::from_str(&text).with_context(|| {
@@ -143,14 +144,20 @@ mod tests {
         assert_eq!(Config::load(&path).unwrap(), config);
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dir_mode = fs::metadata(path.parent().unwrap()).unwrap().permissions().mode();
+        let dir_mode = fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(dir_mode & 0o777, 0o700);
     }
 
     #[test]
     fn a_missing_file_is_an_empty_config() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Config::load(&dir.path().join("none.toml")).unwrap(), Config::default());
+        assert_eq!(
+            Config::load(&dir.path().join("none.toml")).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]

@@ -89,9 +89,9 @@ pub fn from_status(status: &tonic::Status, action: &str, endpoint: &str) -> CliE
             "{action}: the server is unavailable ({}); try again shortly",
             status.message()
         ),
-        Code::DeadlineExceeded => format!(
-            "{action}: the server did not answer in time; try again shortly"
-        ),
+        Code::DeadlineExceeded => {
+            format!("{action}: the server did not answer in time; try again shortly")
+        }
         Code::Unauthenticated => format!(
             "{action}: {}: run `mandi login` again",
             describe(status, "your session is missing or expired")
@@ -101,6 +101,10 @@ pub fn from_status(status: &tonic::Status, action: &str, endpoint: &str) -> CliE
             describe(status, "permission denied")
         ),
         Code::InvalidArgument => format!("{action}: {}", violations(status)),
+        Code::Unimplemented => format!(
+            "{action}: the server at {endpoint} does not run this service yet; point \
+             --endpoint at a mandi-server that does"
+        ),
         _ => format!("{action}: {}", describe(status, "failed")),
     };
     CliError::new(exit, message)
@@ -161,7 +165,10 @@ mod tests {
             tonic::Status::with_error_details(Code::InvalidArgument, "quantity: bad", details);
         let error = from_status(&status, "add to cart", "http://x");
         assert_eq!(error.exit, Exit::Refused);
-        assert_eq!(error.message, "add to cart: quantity: must be a multiple of 250");
+        assert_eq!(
+            error.message,
+            "add to cart: quantity: must be a multiple of 250"
+        );
     }
 
     #[test]
@@ -169,7 +176,11 @@ mod tests {
         let status = tonic::Status::unavailable("error trying to connect: tcp connect error");
         let error = from_status(&status, "search", "http://127.0.0.1:1");
         assert_eq!(error.exit, Exit::Unavailable);
-        assert!(error.message.contains("cannot reach the mandi server at http://127.0.0.1:1"));
+        assert!(
+            error
+                .message
+                .contains("cannot reach the mandi server at http://127.0.0.1:1")
+        );
     }
 
     #[test]

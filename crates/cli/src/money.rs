@@ -63,9 +63,9 @@ fn group(value: u64, indian: bool) -> String {
         let left = len - i;
         if i > 0 {
             let comma = if indian {
-                left == 3 || (left > 3 && (left - 3) % 2 == 0)
+                left == 3 || (left > 3 && (left - 3).is_multiple_of(2))
             } else {
-                left % 3 == 0
+                left.is_multiple_of(3)
             };
             if comma {
                 out.push(',');
@@ -170,9 +170,17 @@ fn parse_scaled(number: &str, scale: i64) -> Option<i64> {
     if fraction.len() > places || (whole.is_empty() && fraction.is_empty()) {
         return None;
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let padded = format!("{fraction:0<places$}");
-    let fraction: i64 = if padded.is_empty() { 0 } else { padded.parse().ok()? };
+    let fraction: i64 = if padded.is_empty() {
+        0
+    } else {
+        padded.parse().ok()?
+    };
     whole.checked_mul(scale)?.checked_add(fraction)
 }
 

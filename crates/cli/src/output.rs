@@ -99,7 +99,11 @@ impl Table {
 
 /// Label and value pairs, labels aligned: the table view of one resource.
 pub fn print_fields(fields: &[(&str, String)]) {
-    let width = fields.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let width = fields
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
     for (label, value) in fields {
         println!("{label:<width$}  {value}");
     }
@@ -154,7 +158,10 @@ mod tests {
 
     #[test]
     fn enum_labels_drop_their_prefix() {
-        assert_eq!(enum_label("ORDER_STATUS_PAYMENT_PENDING", "ORDER_STATUS_"), "payment pending");
+        assert_eq!(
+            enum_label("ORDER_STATUS_PAYMENT_PENDING", "ORDER_STATUS_"),
+            "payment pending"
+        );
     }
 
     #[test]

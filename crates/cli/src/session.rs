@@ -138,7 +138,9 @@ impl Context {
                 self.save()
             }
             Err(status) if status.code() == Code::Unauthenticated => {
-                self.mandi.set_token(None).context("cannot drop the token")?;
+                self.mandi
+                    .set_token(None)
+                    .context("cannot drop the token")?;
                 self.config.session = None;
                 self.token = TokenSource::None;
                 self.session_expired = true;

@@ -13,7 +13,15 @@ fn the_command_line_is_consistent() {
 
 #[test]
 fn global_flags_go_anywhere_and_default_to_table() {
-    let cli = parse(&["cart", "show", "--output", "json", "--endpoint", "http://x:1"]).unwrap();
+    let cli = parse(&[
+        "cart",
+        "show",
+        "--output",
+        "json",
+        "--endpoint",
+        "http://x:1",
+    ])
+    .unwrap();
     assert_eq!(cli.global.output, OutputFormat::Json);
     assert_eq!(cli.global.endpoint.as_deref(), Some("http://x:1"));
     assert!(matches!(cli.command, Command::Cart(CartCommand::Show)));
@@ -37,7 +45,14 @@ fn cart_add_takes_a_product_and_a_raw_quantity() {
 #[test]
 fn checkout_needs_exactly_one_payment_method() {
     let card = parse(&[
-        "checkout", "--address", "a", "--slot", "s", "--card", "4242424242424242", "--exp",
+        "checkout",
+        "--address",
+        "a",
+        "--slot",
+        "s",
+        "--card",
+        "4242424242424242",
+        "--exp",
         "12/30",
     ])
     .unwrap();
@@ -53,17 +68,42 @@ fn checkout_needs_exactly_one_payment_method() {
     let neither = parse(&["checkout", "--address", "a", "--slot", "s"]).unwrap_err();
     assert_eq!(neither.exit_code(), 2);
     let both = parse(&[
-        "checkout", "--address", "a", "--slot", "s", "--cod", "--card", "4242", "--exp", "1/30",
+        "checkout",
+        "--address",
+        "a",
+        "--slot",
+        "s",
+        "--cod",
+        "--card",
+        "4242",
+        "--exp",
+        "1/30",
     ])
     .unwrap_err();
     assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
-    let no_expiry = parse(&["checkout", "--address", "a", "--slot", "s", "--card", "4242"]);
+    let no_expiry = parse(&[
+        "checkout",
+        "--address",
+        "a",
+        "--slot",
+        "s",
+        "--card",
+        "4242",
+    ]);
     assert!(no_expiry.is_err());
 }
 
 #[test]
 fn orders_advance_spells_statuses_in_kebab_case() {
-    let cli = parse(&["orders", "advance", "o1", "payment-pending", "--reason", "x"]).unwrap();
+    let cli = parse(&[
+        "orders",
+        "advance",
+        "o1",
+        "payment-pending",
+        "--reason",
+        "x",
+    ])
+    .unwrap();
     match cli.command {
         Command::Orders(OrdersCommand::Advance { id, status, reason }) => {
             assert_eq!(id, "o1");
@@ -97,7 +137,12 @@ fn usage_errors_exit_with_2() {
 #[test]
 fn the_help_documents_the_exit_codes() {
     let help = Cli::command().render_long_help().to_string();
-    for line in ["3  not logged in", "4  not found", "5  refused", "6  the server is unavailable"] {
+    for line in [
+        "3  not logged in",
+        "4  not found",
+        "5  refused",
+        "6  the server is unavailable",
+    ] {
         assert!(help.contains(line), "{line:?} missing from:\n{help}");
     }
 }

@@ -173,7 +173,9 @@ fn read_password(args: &PasswordArgs) -> Result<String> {
             .read_line(&mut line)
             .context("cannot read the password from standard input")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
-    } else if let Some(password) = std::env::var("MANDI_PASSWORD").ok().filter(|p| !p.is_empty())
+    } else if let Some(password) = std::env::var("MANDI_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
     {
         password
     } else {

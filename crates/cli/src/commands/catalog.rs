@@ -41,7 +41,10 @@ async fn search(ctx: &Context, query: String, limit: i32) -> Result<()> {
         .map_err(ctx.status("search the catalog"))?
         .into_inner();
     if ctx.json() {
-        print_json(&to_json(&response, "mandi.catalog.v1.SearchProductsResponse")?);
+        print_json(&to_json(
+            &response,
+            "mandi.catalog.v1.SearchProductsResponse",
+        )?);
         return Ok(());
     }
     if response.products.is_empty() {
@@ -88,10 +91,19 @@ fn print_product(product: &Product) {
     fields.extend([
         ("slug", product.slug.clone()),
         ("id", product.id.clone()),
-        ("status", enum_label(product.status().as_str_name(), "PRODUCT_STATUS_")),
+        (
+            "status",
+            enum_label(product.status().as_str_name(), "PRODUCT_STATUS_"),
+        ),
         ("origin", origin),
-        ("organic", if product.organic { "yes" } else { "no" }.to_owned()),
-        ("in season", if product.in_season { "yes" } else { "no" }.to_owned()),
+        (
+            "organic",
+            if product.organic { "yes" } else { "no" }.to_owned(),
+        ),
+        (
+            "in season",
+            if product.in_season { "yes" } else { "no" }.to_owned(),
+        ),
     ]);
     if product.quantity_step > 0 {
         fields.push((

@@ -232,7 +232,11 @@ fn payment(args: &CheckoutArgs) -> Result<(PaymentMethod, Option<CardDetails>)> 
                 }),
             ))
         }
-        _ => Err(CliError::new(Exit::Usage, "pay with either --card <number> --exp MM/YY or --cod").into()),
+        _ => Err(CliError::new(
+            Exit::Usage,
+            "pay with either --card <number> --exp MM/YY or --cod",
+        )
+        .into()),
     }
 }
 

@@ -125,7 +125,10 @@ async fn adjust(ctx: &Context, args: AdjustArgs) -> Result<()> {
         .map_err(ctx.status(&format!("adjust batch {}", args.batch)))?
         .into_inner();
     if ctx.json() {
-        print_json(&to_json(&response, "mandi.inventory.v1.AdjustStockResponse")?);
+        print_json(&to_json(
+            &response,
+            "mandi.inventory.v1.AdjustStockResponse",
+        )?);
     } else {
         let batch = response.batch.unwrap_or_default();
         print_fields(&[
@@ -153,7 +156,10 @@ async fn low_stock(ctx: &Context, limit: i32) -> Result<()> {
         .map_err(ctx.status("list low stock"))?
         .into_inner();
     if ctx.json() {
-        print_json(&to_json(&response, "mandi.inventory.v1.ListLowStockResponse")?);
+        print_json(&to_json(
+            &response,
+            "mandi.inventory.v1.ListLowStockResponse",
+        )?);
         return Ok(());
     }
     if response.products.is_empty() {
@@ -183,9 +189,18 @@ async fn stock(ctx: &Context, product: &str) -> Result<()> {
         let unit = product.unit_of_sale();
         print_fields(&[
             ("product", product.display_name.clone()),
-            ("available", format_quantity(availability.available_quantity, unit)),
-            ("reserved", format_quantity(availability.reserved_quantity, unit)),
-            ("low stock", if availability.low_stock { "yes" } else { "no" }.to_owned()),
+            (
+                "available",
+                format_quantity(availability.available_quantity, unit),
+            ),
+            (
+                "reserved",
+                format_quantity(availability.reserved_quantity, unit),
+            ),
+            (
+                "low stock",
+                if availability.low_stock { "yes" } else { "no" }.to_owned(),
+            ),
             (
                 "earliest expiry",
                 format_time(availability.earliest_expire_time.as_ref()),
@@ -220,7 +235,10 @@ async fn warehouses(ctx: &Context) -> Result<()> {
         .map_err(ctx.status("list warehouses"))?
         .into_inner();
     if ctx.json() {
-        print_json(&to_json(&response, "mandi.inventory.v1.ListWarehousesResponse")?);
+        print_json(&to_json(
+            &response,
+            "mandi.inventory.v1.ListWarehousesResponse",
+        )?);
         return Ok(());
     }
     let mut table = Table::new(["CODE", "NAME", "CITY", "COLD", "ID"]);
@@ -228,7 +246,10 @@ async fn warehouses(ctx: &Context) -> Result<()> {
         table.row(vec![
             w.code.clone(),
             w.display_name.clone(),
-            w.location.as_ref().map(|l| l.city.clone()).unwrap_or_default(),
+            w.location
+                .as_ref()
+                .map(|l| l.city.clone())
+                .unwrap_or_default(),
             if w.cold_storage { "yes" } else { "no" }.to_owned(),
             w.id.clone(),
         ]);
@@ -260,11 +281,10 @@ pub fn parse_delta(text: &str) -> Result<i64, String> {
 pub fn parse_expiry(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<i64, String> {
     let text = text.trim();
     if let Some(days) = text.strip_suffix('d') {
-        let days: i64 = days
-            .parse()
-            .ok()
-            .filter(|d| *d > 0)
-            .ok_or_else(|| format!("expected a positive number of days like 7d, got {text:?}"))?;
+        let days: i64 =
+            days.parse().ok().filter(|d| *d > 0).ok_or_else(|| {
+                format!("expected a positive number of days like 7d, got {text:?}")
+            })?;
         return Ok(now.timestamp() + days * 86_400);
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
@@ -302,7 +322,11 @@ mod tests {
         assert_eq!(parse_delta("-500"), Ok(-500));
         assert_eq!(parse_delta("+2"), Ok(2));
         assert_eq!(parse_delta("0"), Err("must not be 0".to_owned()));
-        assert!(parse_delta("lots").unwrap_err().contains("signed whole number"));
+        assert!(
+            parse_delta("lots")
+                .unwrap_err()
+                .contains("signed whole number")
+        );
     }
 
     #[test]
@@ -319,6 +343,10 @@ mod tests {
                 .timestamp())
         );
         assert!(parse_expiry("0d", now).unwrap_err().contains("positive"));
-        assert!(parse_expiry("tomorrow", now).unwrap_err().contains("2026-12-24"));
+        assert!(
+            parse_expiry("tomorrow", now)
+                .unwrap_err()
+                .contains("2026-12-24")
+        );
     }
 }

@@ -22,9 +22,11 @@ pub async fn run(ctx: &mut Context, command: OrdersCommand) -> Result<()> {
             let order = ctx
                 .mandi
                 .order()
-                .get_order(GetOrderRequest { order_id: id.clone() })
+                .get_order(GetOrderRequest {
+                    order_id: id.clone(),
+                })
                 .await
-                .map_err(ctx.status(&format!("order {id}")))?
+                .map_err(ctx.status("read the order"))?
                 .into_inner()
                 .order
                 .unwrap_or_default();

@@ -13,7 +13,10 @@ fn rupees_print_with_symbol_paise_and_lakh_grouping() {
     assert_eq!(format_money(&money("INR", 5)), "₹0.05");
     assert_eq!(format_money(&money("INR", 0)), "₹0.00");
     assert_eq!(format_money(&money("INR", 12_345_600)), "₹1,23,456.00");
-    assert_eq!(format_money(&money("INR", 1_234_567_890)), "₹1,23,45,678.90");
+    assert_eq!(
+        format_money(&money("INR", 1_234_567_890)),
+        "₹1,23,45,678.90"
+    );
 }
 
 #[test]
@@ -28,7 +31,10 @@ fn other_currencies_group_by_thousands_and_know_their_decimals() {
 #[test]
 fn negative_amounts_keep_their_sign_in_front() {
     assert_eq!(format_money(&money("INR", -1250)), "-₹12.50");
-    assert_eq!(format_money(&money("INR", i64::MIN)).chars().next(), Some('-'));
+    assert_eq!(
+        format_money(&money("INR", i64::MIN)).chars().next(),
+        Some('-')
+    );
 }
 
 #[test]
@@ -50,7 +56,10 @@ fn quantities_read_in_the_products_unit() {
 #[test]
 fn unit_prices_name_their_unit() {
     let price = money("INR", 12_000);
-    assert_eq!(format_unit_price(Some(&price), UnitOfSale::Kilogram), "₹120.00/kg");
+    assert_eq!(
+        format_unit_price(Some(&price), UnitOfSale::Kilogram),
+        "₹120.00/kg"
+    );
     assert_eq!(
         format_unit_price(Some(&price), UnitOfSale::HundredGrams),
         "₹120.00/100 g"
@@ -70,8 +79,14 @@ fn quantities_parse_as_counts_grams_or_kilograms() {
 
 #[test]
 fn zero_negative_and_garbage_quantities_are_refused() {
-    assert_eq!(parse_quantity("0"), Err("must be greater than 0".to_owned()));
-    assert_eq!(parse_quantity("-1"), Err("must be greater than 0".to_owned()));
+    assert_eq!(
+        parse_quantity("0"),
+        Err("must be greater than 0".to_owned())
+    );
+    assert_eq!(
+        parse_quantity("-1"),
+        Err("must be greater than 0".to_owned())
+    );
     assert!(parse_quantity("two").unwrap_err().contains("whole number"));
     assert!(parse_quantity("1.2345kg").unwrap_err().contains("weight"));
     assert!(parse_quantity("1.5g").unwrap_err().contains("weight"));
@@ -84,7 +99,10 @@ fn weights_are_only_for_weight_priced_products() {
         quantity_for(QuantityInput::Grams(500), UnitOfSale::Kilogram),
         Ok(500)
     );
-    assert_eq!(quantity_for(QuantityInput::Plain(2), UnitOfSale::Dozen), Ok(2));
+    assert_eq!(
+        quantity_for(QuantityInput::Plain(2), UnitOfSale::Dozen),
+        Ok(2)
+    );
     assert!(
         quantity_for(QuantityInput::Grams(500), UnitOfSale::Dozen)
             .unwrap_err()

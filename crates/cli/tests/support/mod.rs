@@ -1,0 +1,100 @@
+//! A running `mandi-server --target=all` and the `mandi` binary pointed at it, with a
+//! config file of its own per test.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use mandi_testkit::ServerProcess;
+use tempfile::TempDir;
+
+/// The server's admin: the first account registered with this email becomes admin.
+pub const ADMIN_EMAIL: &str = "root@mandi.example";
+/// The password every test account gets.
+pub const PASSWORD: &str = "correct horse";
+
+/// One server and one user's config directory.
+pub struct Shop {
+    pub server: ServerProcess,
+    pub dir: TempDir,
+}
+
+impl Shop {
+    /// Starts the embedded mesh (demo catalog included).
+    pub fn start() -> Self {
+        let server = ServerProcess::start(
+            "all",
+            &[
+                ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL),
+                // Cheap hashing: these tests are about the CLI, not argon2's cost.
+                ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024"),
+            ],
+        );
+        Self {
+            server,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The config file `mandi` uses in this test.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("mandi").join("config.toml")
+    }
+
+    /// `mandi <args>` against this server with this test's config file and nothing from
+    /// the environment of whoever runs the tests.
+    pub fn mandi(&self, args: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("mandi").expect("the mandi binary is built");
+        command
+            .args(args)
+            .env("MANDI_ENDPOINT", self.server.url())
+            .env("MANDI_CONFIG", self.config_path())
+            .env_remove("MANDI_TOKEN")
+            .env_remove("MANDI_PASSWORD")
+            .env_remove("MANDI_OUTPUT");
+        command
+    }
+
+    /// Registers `email` and logs in with [`PASSWORD`].
+    pub fn sign_up(&self, email: &str) {
+        self.mandi(&[
+            "register",
+            "--name",
+            "Test User",
+            "--email",
+            email,
+            "--password-stdin",
+        ])
+        .write_stdin(format!("{PASSWORD}\n"))
+        .assert()
+        .success();
+        self.login(email);
+    }
+
+    pub fn login(&self, email: &str) -> String {
+        let output = self
+            .mandi(&["login", "--email", email, "--password-stdin"])
+            .write_stdin(format!("{PASSWORD}\n"))
+            .assert()
+            .success();
+        stdout(&output)
+    }
+
+    /// The stdout of a successful `mandi -o json <args>`, parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--output", "json"];
+        all.extend_from_slice(args);
+        let output = self.mandi(&all).assert().success();
+        serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| {
+            panic!("mandi {args:?} printed no JSON ({e}):\n{}", stdout(&output))
+        })
+    }
+}
+
+pub fn stdout(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
+pub fn stderr(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
