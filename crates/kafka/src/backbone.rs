@@ -1,11 +1,14 @@
-//! Which publisher a service gets: Kafka when brokers are configured
-//! (`MANDI_KAFKA__BROKERS`), else the in-process twin (the embedded default, and real mode
-//! without a broker).
+//! Which publisher and consumer a service gets: Kafka when brokers are configured
+//! (`MANDI_KAFKA__BROKERS`), else the process's in-process bus (the embedded default, and
+//! real mode without a broker).
 
 use std::sync::Arc;
 
 use mandi_runtime::config::{ConfigError, Env};
 use mandi_runtime::events::{EventPublisher, InProcessPublisher, PublishError};
+
+use crate::bus::{process_bus, run_in_process};
+use crate::consumer::{ConsumerSettings, EventHandler, Runner};
 use mandi_sdk::proto::mandi::events::v1::EventEnvelope;
 
 use crate::{KafkaConfig, KafkaError, KafkaPublisher};
@@ -42,13 +45,45 @@ impl EventsConfig {
     /// The publisher these settings select, for the service `client_id`.
     pub fn publisher(&self, client_id: &str) -> Result<Publisher, KafkaError> {
         match &self.brokers {
-            None => Ok(Publisher::InProcess(InProcessPublisher::default())),
+            None => Ok(Publisher::InProcess(process_bus())),
             Some(brokers) => {
                 let config = KafkaConfig {
                     partitions: self.partitions,
                     ..KafkaConfig::new(brokers.clone(), client_id)
                 };
                 Ok(Publisher::Kafka(Arc::new(KafkaPublisher::new(config)?)))
+            }
+        }
+    }
+}
+
+impl EventsConfig {
+    /// Starts `handler` as a member of `settings.group_id`: on Kafka when brokers are
+    /// configured, else on this process's bus. The task runs as long as the process.
+    pub async fn consume<H: EventHandler>(
+        &self,
+        settings: ConsumerSettings,
+        handler: H,
+    ) -> Result<tokio::task::JoinHandle<()>, KafkaError> {
+        let group = settings.group_id.clone();
+        match &self.brokers {
+            None => {
+                let bus = process_bus();
+                Ok(tokio::spawn(async move {
+                    run_in_process(&bus, &settings, &handler, std::future::pending()).await;
+                }))
+            }
+            Some(brokers) => {
+                let config = KafkaConfig {
+                    partitions: self.partitions,
+                    ..KafkaConfig::new(brokers.clone(), group.clone())
+                };
+                let runner = Runner::new(&config, settings, handler).await?;
+                Ok(tokio::spawn(async move {
+                    if let Err(error) = runner.run(std::future::pending()).await {
+                        tracing::error!(%error, %group, "event consumer stopped");
+                    }
+                }))
             }
         }
     }
@@ -97,7 +132,10 @@ mod tests {
     fn brokers_select_kafka() {
         let env = Env::from_pairs([("MANDI_KAFKA__BROKERS", "127.0.0.1:9092")]);
         let config = EventsConfig::from_env(&env).unwrap();
-        assert!(matches!(config.publisher("test").unwrap(), Publisher::Kafka(_)));
+        assert!(matches!(
+            config.publisher("test").unwrap(),
+            Publisher::Kafka(_)
+        ));
     }
 
     #[test]

@@ -188,32 +188,10 @@ impl<H: EventHandler> Runner<H> {
             envelope,
             headers: headers::pairs(message.headers()),
         };
-        let attempts = self.settings.max_attempts.max(1);
-        let mut backoff = self.settings.first_backoff;
-        for attempt in 1..=attempts {
-            match self.handler.handle(&event).await {
-                Ok(()) => return Ok(Processed::Handled),
-                Err(HandlingError::Reject(reason)) => {
-                    return self
-                        .dead_letter(message, &format!("rejected: {reason}"))
-                        .await;
-                }
-                Err(HandlingError::Retry(reason)) if attempt == attempts => {
-                    return self
-                        .dead_letter(
-                            message,
-                            &format!("failed after {attempts} attempts: {reason}"),
-                        )
-                        .await;
-                }
-                Err(HandlingError::Retry(reason)) => {
-                    tracing::info!(%reason, attempt, event_id = %event.envelope.event_id, "event handling failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = backoff.saturating_mul(2);
-                }
-            }
+        match attempt(&self.handler, &event, &self.settings).await {
+            Verdict::Handled => Ok(Processed::Handled),
+            Verdict::GiveUp(reason) => self.dead_letter(message, &reason).await,
         }
-        Ok(Processed::Handled)
     }
 
     /// Sends the record as it came, with why and where from, to the dead-letter topic.
@@ -252,4 +230,41 @@ impl<H: EventHandler> Runner<H> {
 enum Processed {
     Handled,
     DeadLettered,
+}
+
+/// What became of an event after its attempts.
+pub(crate) enum Verdict {
+    /// The handler processed it.
+    Handled,
+    /// It goes to the dead-letter topic, for this reason.
+    GiveUp(String),
+}
+
+/// Runs `handler` on `event` up to `settings.max_attempts` times, doubling the wait
+/// between attempts; a rejection gives up at once.
+pub(crate) async fn attempt<H: EventHandler>(
+    handler: &H,
+    event: &ConsumedEvent,
+    settings: &ConsumerSettings,
+) -> Verdict {
+    let attempts = settings.max_attempts.max(1);
+    let mut backoff = settings.first_backoff;
+    let mut attempt = 1;
+    loop {
+        match handler.handle(event).await {
+            Ok(()) => return Verdict::Handled,
+            Err(HandlingError::Reject(reason)) => {
+                return Verdict::GiveUp(format!("rejected: {reason}"));
+            }
+            Err(HandlingError::Retry(reason)) if attempt >= attempts => {
+                return Verdict::GiveUp(format!("failed after {attempts} attempts: {reason}"));
+            }
+            Err(HandlingError::Retry(reason)) => {
+                tracing::info!(%reason, attempt, event_id = %event.envelope.event_id, "event handling failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = backoff.saturating_mul(2);
+                attempt += 1;
+            }
+        }
+    }
 }

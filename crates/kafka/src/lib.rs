@@ -11,12 +11,14 @@
 #![forbid(unsafe_code)]
 
 mod backbone;
+mod bus;
 pub mod consumer;
 mod headers;
 mod publisher;
 mod topics;
 
 pub use backbone::{EventsConfig, Publisher};
+pub use bus::{process_bus, run_in_process};
 pub use publisher::KafkaPublisher;
 pub use topics::dead_letter_topic;
 
