@@ -10,7 +10,9 @@ use mandi_sdk::proto::mandi::order::v1::{
     BookedSlot, CancelOrderRequest, CreateOrderRequest, GetOrderRequest, ListOrdersRequest, Order,
     OrderItem, OrderStatus, UpdateOrderStatusRequest,
 };
-use mandi_sdk::proto::mandi::payment::v1::PaymentMethod;
+use mandi_sdk::proto::mandi::payment::v1::{
+    AuthorizePaymentRequest, CardDetails, GetPaymentRequest, PaymentMethod, PaymentStatus,
+};
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::{sign_in, sign_up, sign_up_as};
 use mandi_testkit::status::bad_request_fields as fields;
@@ -650,4 +652,115 @@ async fn with_kafka_configured_order_events_reach_the_broker_in_order() {
             "mandi.events.v1.OrderStatusChanged"
         ]
     );
+}
+
+/// The payment of an order, once `done` holds for it (payment reacts to order events).
+async fn payment_when(
+    mandi: &Mandi,
+    payment_id: &str,
+    done: impl Fn(PaymentStatus) -> bool,
+) -> mandi_sdk::proto::mandi::payment::v1::Payment {
+    let started = std::time::Instant::now();
+    loop {
+        let payment = mandi
+            .payment()
+            .get_payment(GetPaymentRequest {
+                payment_id: payment_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .payment
+            .unwrap();
+        if done(payment.status()) {
+            return payment;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "payment stayed {:?}",
+            payment.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn on_the_embedded_default_payment_follows_order_events() {
+    let server = start("all", vec![]);
+    let checkout = checkout(&server).await;
+    let (_, customer) = user(&server, "cod-buyer@example.com", Role::Customer).await;
+    let vendor = Uuid::now_v7().to_string();
+    let authorize =
+        |order: &Order, method: PaymentMethod, card: Option<CardDetails>| AuthorizePaymentRequest {
+            order_id: order.id.clone(),
+            user_id: customer.clone(),
+            amount: order.totals.as_ref().unwrap().total.clone(),
+            method: method as i32,
+            card,
+            request_id: Uuid::now_v7().to_string(),
+        };
+
+    // Cash on delivery: the payment is captured when the order is delivered.
+    let mut request = create_request(&customer, [&vendor, &vendor], &Uuid::now_v7().to_string());
+    request.payment_method = PaymentMethod::CashOnDelivery as i32;
+    let order = checkout
+        .order()
+        .create_order(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    let cod = checkout
+        .payment()
+        .authorize_payment(authorize(&order, PaymentMethod::CashOnDelivery, None))
+        .await
+        .unwrap()
+        .into_inner()
+        .payment
+        .unwrap();
+    assert_eq!(cod.status(), PaymentStatus::Authorized);
+    for status in [
+        OrderStatus::Paid,
+        OrderStatus::Packed,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+    ] {
+        set_status(&checkout, &order.id, status, "e2e")
+            .await
+            .unwrap();
+    }
+    payment_when(&checkout, &cod.id, |s| s == PaymentStatus::Captured).await;
+
+    // A card authorized for an order that is then cancelled is voided.
+    let order = checkout
+        .order()
+        .create_order(create_request(
+            &customer,
+            [&vendor, &vendor],
+            &Uuid::now_v7().to_string(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    let card = CardDetails {
+        token: "4242424242424242".into(),
+        exp_month: 12,
+        exp_year: 2030,
+    };
+    let paid = checkout
+        .payment()
+        .authorize_payment(authorize(&order, PaymentMethod::Card, Some(card)))
+        .await
+        .unwrap()
+        .into_inner()
+        .payment
+        .unwrap();
+    assert_eq!(paid.status(), PaymentStatus::Authorized);
+    cancel(&checkout, &order.id, "changed my mind")
+        .await
+        .unwrap();
+    payment_when(&checkout, &paid.id, |s| s == PaymentStatus::Voided).await;
 }

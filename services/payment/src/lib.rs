@@ -19,8 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mandi_runtime::config::{ConfigError, Env};
 use mandi_kafka::EventsConfig;
+use mandi_kafka::consumer::ConsumerSettings;
+use mandi_runtime::config::{ConfigError, Env};
 use mandi_runtime::outbox::Relay;
 use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::payment::v1::payment_service_server::PaymentServiceServer;
@@ -28,6 +29,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::gateway::SandboxGateway;
 use crate::grpc::PaymentGrpc;
+use crate::order_events::OrderEventHandler;
 use crate::payments::{Payments, Settings};
 use crate::store::PaymentStore;
 use crate::store::memory::MemoryStore;
@@ -167,7 +169,25 @@ fn build<S: PaymentStore>(store: S, config: &PaymentConfig) -> anyhow::Result<Mo
     Relay::new(store.clone(), publisher, RELAY_BATCH).spawn(config.outbox_interval);
     // The sandbox's time-out card outlasts the configured timeout, so the timeout decides.
     let gateway = SandboxGateway::new(config.gateway_timeout * 2);
-    let payments = Payments::new(store, Arc::new(gateway), config.settings());
+    let gateway = Arc::new(gateway);
+    let on_orders = OrderEventHandler(Payments::new(
+        store.clone(),
+        gateway.clone(),
+        config.settings(),
+    ));
+    let events = config.events.clone();
+    tokio::spawn(async move {
+        let settings = ConsumerSettings {
+            group_id: "payment".into(),
+            topics: vec![mandi_runtime::events::topic("order")],
+            max_attempts: 5,
+            first_backoff: Duration::from_millis(200),
+        };
+        if let Err(error) = events.consume(settings, on_orders).await {
+            tracing::error!(%error, "payment cannot consume order events");
+        }
+    });
+    let payments = Payments::new(store, gateway, config.settings());
     Ok(Module::new(
         PaymentServiceServer::new(PaymentGrpc::new(payments)),
         grpc::POLICIES,

@@ -4,8 +4,8 @@
 //! full. Each event is handled once however often it is delivered: the event id is the
 //! idempotency key, under this service's own identity.
 //!
-//! Order's events reach other services once the Kafka consumer lands; until then this is
-//! called by whoever delivers the events (tests, and the consumer when it comes).
+//! [`OrderEventHandler`] feeds it from the event backbone: `module` subscribes it to
+//! `mandi.order.events.v1` as consumer group `payment` (Kafka, or the process's bus).
 
 use mandi_sdk::proto::mandi::events::v1::EventEnvelope;
 use mandi_sdk::proto::mandi::events::v1::event_envelope::Payload;
@@ -15,7 +15,25 @@ use uuid::Uuid;
 use crate::domain::{PaymentError, PaymentFilter, PaymentMethod, PaymentStatus};
 use crate::gateway::Gateway;
 use crate::payments::{Caller, CaptureRequest, Payments, RefundRequest, VoidRequest};
-use crate::store::{Executed, PaymentStore};
+use crate::store::{Executed, PaymentStore, StoreError};
+use mandi_kafka::consumer::{ConsumedEvent, EventHandler, HandlingError};
+
+/// Applies order's events as they are consumed: a store that is down is retried, any
+/// other failure (the event asks for something impossible) is dead-lettered.
+pub struct OrderEventHandler<S, G>(pub Payments<S, G>);
+
+impl<S: PaymentStore, G: Gateway> EventHandler for OrderEventHandler<S, G> {
+    async fn handle(&self, event: &ConsumedEvent) -> Result<(), HandlingError> {
+        match self.0.on_order_event(&event.envelope).await {
+            Ok(_) => Ok(()),
+            Err(
+                error
+                @ (PaymentError::Store(StoreError::Unavailable(_)) | PaymentError::InProgress),
+            ) => Err(HandlingError::Retry(error.to_string())),
+            Err(error) => Err(HandlingError::Reject(error.to_string())),
+        }
+    }
+}
 
 /// The subject idempotency keys of event-driven changes are scoped by.
 pub const EVENT_CALLER: &str = "service:payment";
