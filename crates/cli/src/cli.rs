@@ -81,6 +81,9 @@ pub enum Command {
     /// Your cart (a guest cart until you log in).
     #[command(subcommand)]
     Cart(CartCommand),
+    /// Your saved delivery addresses.
+    #[command(subcommand)]
+    Addresses(AddressCommand),
     /// Check out your cart and follow the order being placed.
     Checkout(CheckoutArgs),
     /// Your orders; admins see and move every order.
@@ -165,13 +168,55 @@ pub enum CartCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum AddressCommand {
+    /// List your addresses, the default first.
+    List,
+    /// Save an address; the first one becomes the default.
+    Add(Box<AddAddressArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct AddAddressArgs {
+    /// A short label, e.g. Home.
+    #[arg(long, default_value = "Home")]
+    pub label: String,
+    /// Street line: house number, street.
+    #[arg(long)]
+    pub line1: String,
+    /// Apartment, landmark.
+    #[arg(long, default_value = "")]
+    pub line2: String,
+    /// City or town.
+    #[arg(long)]
+    pub city: String,
+    /// State or region.
+    #[arg(long, default_value = "")]
+    pub region: String,
+    /// Postal code in the country's format.
+    #[arg(long)]
+    pub postal_code: String,
+    /// ISO country code.
+    #[arg(long, default_value = "IN")]
+    pub country: String,
+    /// Who receives deliveries here [default: your name].
+    #[arg(long, default_value = "")]
+    pub recipient: String,
+    /// The recipient's phone in E.164 form, e.g. +919812345678.
+    #[arg(long, default_value = "")]
+    pub phone: String,
+    /// Make it the default address.
+    #[arg(long)]
+    pub default: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckoutArgs {
-    /// Id of one of your saved addresses.
+    /// Id of one of your saved addresses [default: your default address].
     #[arg(long)]
-    pub address: String,
-    /// Id of a delivery slot.
-    #[arg(long)]
+    pub address: Option<String>,
+    /// Id of a delivery slot, when the server books slots.
+    #[arg(long, default_value = "")]
     pub slot: String,
     /// Pay by card: the card number (sandbox test cards in the README).
     #[arg(

@@ -1,6 +1,7 @@
 //! One module per command group; `run` dispatches a parsed command line to them.
 
 mod account;
+mod addresses;
 mod cart;
 mod catalog;
 mod checkout;
@@ -22,6 +23,7 @@ pub async fn run(ctx: &mut Context, command: Command) -> Result<()> {
         Command::Whoami => account::whoami(ctx).await,
         Command::Catalog(command) => catalog::run(ctx, command).await,
         Command::Cart(command) => cart::run(ctx, command).await,
+        Command::Addresses(command) => addresses::run(ctx, command).await,
         Command::Checkout(args) => checkout::run(ctx, args).await,
         Command::Orders(command) => orders::run(ctx, command).await,
         Command::Inventory(command) => inventory::run(ctx, command).await,

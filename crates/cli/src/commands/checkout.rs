@@ -12,6 +12,7 @@ use mandi_sdk::proto::mandi::checkout::v1::{
 use mandi_sdk::proto::mandi::payment::v1::{CardDetails, PaymentMethod};
 
 use crate::cli::CheckoutArgs;
+use crate::commands::addresses::default_address;
 use crate::exit::{CliError, Exit};
 use crate::money::format_optional;
 use crate::output::{enum_label, print_json, to_json};
@@ -24,11 +25,15 @@ const RECONNECTS: usize = 3;
 pub async fn run(ctx: &mut Context, args: CheckoutArgs) -> Result<()> {
     ctx.require_login()?;
     let (payment_method, card) = payment(&args)?;
+    let address_id = match args.address {
+        Some(id) => id,
+        None => default_address(ctx).await?,
+    };
     let started = ctx
         .mandi
         .checkout()
         .start_checkout(StartCheckoutRequest {
-            destination: Some(Destination::AddressId(args.address)),
+            destination: Some(Destination::AddressId(address_id)),
             delivery_slot_id: args.slot,
             payment_method: payment_method as i32,
             card,
@@ -132,7 +137,13 @@ fn outcome(checkout: &Checkout) -> Result<()> {
                     failure.message.clone()
                 }
             );
-            for line in &failure.short_lines {
+            // The server's message names the short lines already when it has one.
+            let lines = if failure.message.is_empty() {
+                failure.short_lines.as_slice()
+            } else {
+                &[]
+            };
+            for line in lines {
                 message.push_str(&format!(
                     "\n  product {}: wanted {}, {} available",
                     line.product_id, line.requested_quantity, line.available_quantity
@@ -189,20 +200,23 @@ impl Progress {
     }
 }
 
+/// One line per step: the server's note says what happened ("stock reserved", "payment
+/// … captured"); the first and last steps also name the checkout and the order.
 fn describe(step: &CheckoutStep, checkout: &Checkout) -> String {
     let what = match step.state() {
-        CheckoutState::Pending => format!("checkout {} started: pricing the cart", checkout.id),
-        CheckoutState::OrderCreated => format!("order {} created", checkout.order_id),
-        CheckoutState::InventoryReserved => "stock reserved".to_owned(),
-        CheckoutState::SlotReserved => "delivery slot booked".to_owned(),
-        CheckoutState::PaymentConfirmed => "payment confirmed".to_owned(),
+        CheckoutState::Pending => format!("checkout {} started", checkout.id),
         CheckoutState::Completed => format!(
             "order {} placed: {} charged",
             checkout.order_id,
             format_optional(checkout.totals.as_ref().and_then(|t| t.total.as_ref()))
         ),
-        CheckoutState::Compensating => "a step failed: undoing the earlier steps".to_owned(),
         CheckoutState::Failed => "checkout failed".to_owned(),
+        _ if !step.note.is_empty() => return format!("  • {}", step.note),
+        CheckoutState::OrderCreated => format!("order {} created", checkout.order_id),
+        CheckoutState::InventoryReserved => "stock reserved".to_owned(),
+        CheckoutState::SlotReserved => "delivery slot booked".to_owned(),
+        CheckoutState::PaymentConfirmed => "payment confirmed".to_owned(),
+        CheckoutState::Compensating => "a step failed: undoing the earlier steps".to_owned(),
         CheckoutState::Unspecified => "waiting".to_owned(),
     };
     if step.note.is_empty() {

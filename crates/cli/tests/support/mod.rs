@@ -1,5 +1,5 @@
 //! A running `mandi-server --target=all` and the `mandi` binary pointed at it, with a
-//! config file of its own per test.
+//! config file of its own per test and per person in it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -13,10 +13,16 @@ pub const ADMIN_EMAIL: &str = "root@mandi.example";
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct horse";
 
-/// One server and one user's config directory.
+/// One server and the config directories of the people using it.
 pub struct Shop {
     pub server: ServerProcess,
     pub dir: TempDir,
+}
+
+/// Someone at a terminal: `mandi` with their own config file.
+pub struct Person<'a> {
+    shop: &'a Shop,
+    name: &'static str,
 }
 
 impl Shop {
@@ -36,22 +42,57 @@ impl Shop {
         }
     }
 
-    /// The config file `mandi` uses in this test.
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("mandi").join("config.toml")
+    /// Another person with a config file of their own.
+    pub fn person(&self, name: &'static str) -> Person<'_> {
+        Person { shop: self, name }
     }
 
-    /// `mandi <args>` against this server with this test's config file and nothing from
-    /// the environment of whoever runs the tests.
+    fn me(&self) -> Person<'_> {
+        self.person("me")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.me().config_path()
+    }
+
+    pub fn mandi(&self, args: &[&str]) -> Command {
+        self.me().mandi(args)
+    }
+
+    pub fn sign_up(&self, email: &str) {
+        self.me().sign_up(email)
+    }
+
+    pub fn login(&self, email: &str) -> String {
+        self.me().login(email)
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        self.me().json(args)
+    }
+}
+
+impl Person<'_> {
+    /// This person's config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.shop
+            .dir
+            .path()
+            .join(self.name)
+            .join("mandi")
+            .join("config.toml")
+    }
+
+    /// `mandi <args>` against the shop's server with this person's config file and
+    /// nothing from the environment of whoever runs the tests.
     pub fn mandi(&self, args: &[&str]) -> Command {
         let mut command = Command::cargo_bin("mandi").expect("the mandi binary is built");
         command
             .args(args)
-            .env("MANDI_ENDPOINT", self.server.url())
+            .env("MANDI_ENDPOINT", self.shop.server.url())
             .env("MANDI_CONFIG", self.config_path())
             .env_remove("MANDI_TOKEN")
-            .env_remove("MANDI_PASSWORD")
-            .env_remove("MANDI_OUTPUT");
+            .env_remove("MANDI_PASSWORD");
         command
     }
 
@@ -71,6 +112,7 @@ impl Shop {
         self.login(email);
     }
 
+    /// Logs in with [`PASSWORD`]; returns what `mandi login` printed.
     pub fn login(&self, email: &str) -> String {
         let output = self
             .mandi(&["login", "--email", email, "--password-stdin"])
