@@ -13,6 +13,7 @@ use tonic::Code;
 use crate::cli::{DEFAULT_ENDPOINT, GlobalArgs, OutputFormat};
 use crate::config::{self, Config, Session};
 use crate::exit::{CliError, Exit, from_status};
+use crate::output::{print_json, to_json};
 
 /// Renew the access token when it has less than this left.
 const REFRESH_MARGIN_SECS: i64 = 30;
@@ -168,6 +169,22 @@ impl Context {
 
     pub fn json(&self) -> bool {
         self.output == OutputFormat::Json
+    }
+
+    /// Prints `message` (protobuf `full_name`) as JSON under `--output json`, else runs
+    /// `table` to print it for people.
+    pub fn print<M: prost::Message>(
+        &self,
+        message: &M,
+        full_name: &str,
+        table: impl FnOnce(&M),
+    ) -> Result<()> {
+        if self.json() {
+            print_json(&to_json(message, full_name)?);
+        } else {
+            table(message);
+        }
+        Ok(())
     }
 }
 

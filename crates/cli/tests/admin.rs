@@ -5,7 +5,7 @@
 mod support;
 
 use predicates::prelude::*;
-use support::{ADMIN_EMAIL, Shop, stderr, stdout};
+use support::{ADMIN_EMAIL, Shop, stderr};
 
 #[test]
 fn an_admin_receives_adjusts_and_reads_stock() {
@@ -16,42 +16,15 @@ fn an_admin_receives_adjusts_and_reads_stock() {
         .success()
         .stdout(predicate::str::contains("admin"));
 
-    let warehouse = shop.json(&[
-        "inventory",
-        "warehouses",
-        "add",
-        "--code",
-        "BLR-N",
-        "--name",
-        "Bengaluru North",
-        "--line1",
-        "1 Market Road",
-        "--city",
-        "Bengaluru",
-    ]);
-    let warehouse_id = warehouse["id"].as_str().unwrap().to_owned();
+    let admin = shop.person("me");
+    let warehouse_id = admin.add_warehouse("BLR-N");
     shop.mandi(&["inventory", "warehouses", "list"])
         .assert()
         .success()
         .stdout(predicate::str::contains("BLR-N"))
         .stdout(predicate::str::contains("Bengaluru North"));
 
-    let received = shop
-        .mandi(&[
-            "inventory",
-            "receive",
-            "alphonso-mango",
-            "10",
-            "--warehouse",
-            &warehouse_id,
-            "--expires",
-            "7d",
-            "--supplier",
-            "FARM-7",
-        ])
-        .assert()
-        .success();
-    let text = stdout(&received);
+    let text = admin.receive("alphonso-mango", "10", &warehouse_id);
     assert!(text.contains("10 dozen"), "{text}");
     let batch_id = text
         .lines()

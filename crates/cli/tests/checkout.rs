@@ -12,36 +12,8 @@ use support::{ADMIN_EMAIL, Person, Shop, stderr, stdout};
 /// Receives `dozens` of Alphonso Mango into a new warehouse, as the admin.
 fn stock_mangoes(admin: &Person<'_>, dozens: &str) {
     admin.sign_up(ADMIN_EMAIL);
-    let warehouse = admin.json(&[
-        "inventory",
-        "warehouses",
-        "add",
-        "--code",
-        "BLR-N",
-        "--name",
-        "Bengaluru North",
-        "--line1",
-        "1 Market Road",
-        "--city",
-        "Bengaluru",
-        "--postal-code",
-        "560001",
-    ]);
-    admin
-        .mandi(&[
-            "inventory",
-            "receive",
-            "alphonso-mango",
-            dozens,
-            "--warehouse",
-            warehouse["id"].as_str().unwrap(),
-            "--expires",
-            "7d",
-            "--supplier",
-            "FARM-7",
-        ])
-        .assert()
-        .success();
+    let warehouse = admin.add_warehouse("BLR-N");
+    admin.receive("alphonso-mango", dozens, &warehouse);
 }
 
 /// A signed-in shopper with a default address.
@@ -68,14 +40,20 @@ fn shopper<'a>(shop: &'a Shop) -> Person<'a> {
     asha
 }
 
+/// A shop with `stock` dozen mangoes and a shopper with `wanted` dozen in the cart.
+fn ready_to_check_out<'a>(shop: &'a Shop, stock: &str, wanted: &str) -> Person<'a> {
+    stock_mangoes(&shop.person("admin"), stock);
+    let asha = shopper(shop);
+    asha.mandi(&["cart", "add", "alphonso-mango", wanted])
+        .assert()
+        .success();
+    asha
+}
+
 #[test]
 fn a_checkout_shows_each_step_and_places_a_paid_order() {
     let shop = Shop::start();
-    stock_mangoes(&shop.person("admin"), "10");
-    let asha = shopper(&shop);
-    asha.mandi(&["cart", "add", "alphonso-mango", "2"])
-        .assert()
-        .success();
+    let asha = ready_to_check_out(&shop, "10", "2");
 
     let placed = asha
         .mandi(&[
@@ -148,11 +126,7 @@ fn a_checkout_shows_each_step_and_places_a_paid_order() {
 #[test]
 fn cash_on_delivery_orders_can_be_cancelled_by_the_shopper() {
     let shop = Shop::start();
-    stock_mangoes(&shop.person("admin"), "5");
-    let asha = shopper(&shop);
-    asha.mandi(&["cart", "add", "alphonso-mango", "1"])
-        .assert()
-        .success();
+    let asha = ready_to_check_out(&shop, "5", "1");
     let checkout = asha
         .mandi(&["--output", "json", "checkout", "--cod"])
         .assert()
@@ -178,11 +152,7 @@ fn cash_on_delivery_orders_can_be_cancelled_by_the_shopper() {
 #[test]
 fn a_declined_card_exits_5_and_charges_nothing() {
     let shop = Shop::start();
-    stock_mangoes(&shop.person("admin"), "5");
-    let asha = shopper(&shop);
-    asha.mandi(&["cart", "add", "alphonso-mango", "1"])
-        .assert()
-        .success();
+    let asha = ready_to_check_out(&shop, "5", "1");
 
     let declined = asha
         .mandi(&["checkout", "--card", "4000000000000002", "--exp", "12/39"])
@@ -206,11 +176,7 @@ fn a_declined_card_exits_5_and_charges_nothing() {
 #[test]
 fn short_stock_exits_5_naming_what_is_missing() {
     let shop = Shop::start();
-    stock_mangoes(&shop.person("admin"), "1");
-    let asha = shopper(&shop);
-    asha.mandi(&["cart", "add", "alphonso-mango", "3"])
-        .assert()
-        .success();
+    let asha = ready_to_check_out(&shop, "1", "3");
     let short = asha.mandi(&["checkout", "--cod"]).assert().code(5);
     let text = stderr(&short);
     assert!(text.contains("not enough stock"), "{text}");

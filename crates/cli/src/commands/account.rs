@@ -12,7 +12,7 @@ use tonic::Code;
 use crate::cli::{LoginArgs, PasswordArgs, RegisterArgs};
 use crate::config::Session;
 use crate::exit::{CliError, Exit};
-use crate::output::{enum_label, print_fields, print_json, to_json};
+use crate::output::{enum_label, print_fields};
 use crate::session::{Context, request_id};
 
 pub async fn register(ctx: &mut Context, args: RegisterArgs) -> Result<()> {
@@ -37,17 +37,15 @@ pub async fn register(ctx: &mut Context, args: RegisterArgs) -> Result<()> {
         .into_inner()
         .user
         .unwrap_or_default();
-    if ctx.json() {
-        print_json(&to_json(&user, "mandi.identity.v1.User")?);
-    } else {
+    ctx.print(&user, "mandi.identity.v1.User", |user| {
         println!(
             "registered {} <{}> as {}; now run `mandi login --email {}`",
             user.name,
             user.email,
-            role_label(&user),
+            role_label(user),
             user.email
         );
-    }
+    })?;
     Ok(())
 }
 
@@ -73,19 +71,17 @@ pub async fn login(ctx: &mut Context, args: LoginArgs) -> Result<()> {
     // Keep the session even if merging the guest cart fails below.
     ctx.save()?;
     let merged = merge_guest_cart(ctx).await?;
-    if ctx.json() {
-        print_json(&to_json(&user, "mandi.identity.v1.User")?);
-    } else {
+    ctx.print(&user, "mandi.identity.v1.User", |user| {
         println!(
             "logged in as {} <{}> ({})",
             user.name,
             user.email,
-            role_label(&user)
+            role_label(user)
         );
         if let Some(count) = merged {
             println!("merged your guest cart: {count} products in your cart now");
         }
-    }
+    })?;
     Ok(())
 }
 
@@ -146,16 +142,14 @@ pub async fn whoami(ctx: &mut Context) -> Result<()> {
         .into_inner()
         .user
         .unwrap_or_default();
-    if ctx.json() {
-        print_json(&to_json(&user, "mandi.identity.v1.User")?);
-    } else {
+    ctx.print(&user, "mandi.identity.v1.User", |user| {
         print_fields(&[
             ("name", user.name.clone()),
             ("email", user.email.clone()),
-            ("role", role_label(&user)),
+            ("role", role_label(user)),
             ("id", user.id.clone()),
         ]);
-    }
+    })?;
     Ok(())
 }
 

@@ -69,9 +69,7 @@ async fn add(ctx: &Context, args: AddAddressArgs) -> Result<()> {
         .into_inner()
         .address
         .unwrap_or_default();
-    if ctx.json() {
-        print_json(&to_json(&address, "mandi.profile.v1.Address")?);
-    } else {
+    ctx.print(&address, "mandi.profile.v1.Address", |address| {
         println!(
             "saved {} ({}){}: {}",
             address.label,
@@ -81,9 +79,9 @@ async fn add(ctx: &Context, args: AddAddressArgs) -> Result<()> {
             } else {
                 ""
             },
-            one_line(&address)
+            one_line(address)
         );
-    }
+    })?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::commands::catalog::resolve;
 use crate::exit::CliError;
 use crate::money::{format_money, format_optional, format_quantity, format_unit_price};
 use crate::money::{parse_quantity, quantity_for};
-use crate::output::{Table, print_json, to_json};
+use crate::output::Table;
 use crate::session::{Context, request_id};
 
 pub async fn run(ctx: &mut Context, command: CartCommand) -> Result<()> {
@@ -21,11 +21,9 @@ pub async fn run(ctx: &mut Context, command: CartCommand) -> Result<()> {
         CartCommand::Show => show(ctx).await?,
         CartCommand::Remove { product } => remove(ctx, &product).await?,
     };
-    if ctx.json() {
-        print_json(&to_json(&cart, "mandi.cart.v1.Cart")?);
-    } else {
-        print_cart(&cart);
-    }
+    ctx.print(&cart, "mandi.cart.v1.Cart", |cart| {
+        print_cart(cart);
+    })?;
     Ok(())
 }
 

@@ -15,11 +15,9 @@ pub async fn run(ctx: &mut Context, command: CatalogCommand) -> Result<()> {
         CatalogCommand::Search { query, limit } => search(ctx, query, limit).await,
         CatalogCommand::Get { product } => {
             let product = resolve(ctx, &product).await?;
-            if ctx.json() {
-                print_json(&to_json(&product, "mandi.catalog.v1.Product")?);
-            } else {
-                print_product(&product);
-            }
+            ctx.print(&product, "mandi.catalog.v1.Product", |product| {
+                print_product(product);
+            })?;
             Ok(())
         }
     }

@@ -57,11 +57,9 @@ pub async fn run(ctx: &mut Context, command: InventoryCommand) -> Result<()> {
                 .into_inner()
                 .warehouse
                 .unwrap_or_default();
-            if ctx.json() {
-                print_json(&to_json(&warehouse, "mandi.inventory.v1.Warehouse")?);
-            } else {
+            ctx.print(&warehouse, "mandi.inventory.v1.Warehouse", |warehouse| {
                 println!("added warehouse {} ({})", warehouse.code, warehouse.id);
-            }
+            })?;
             Ok(())
         }
     }
@@ -95,9 +93,7 @@ async fn receive(ctx: &Context, args: ReceiveArgs) -> Result<()> {
         .into_inner()
         .batch
         .unwrap_or_default();
-    if ctx.json() {
-        print_json(&to_json(&batch, "mandi.inventory.v1.Batch")?);
-    } else {
+    ctx.print(&batch, "mandi.inventory.v1.Batch", |batch| {
         print_fields(&[
             ("batch", batch.id.clone()),
             ("product", product.display_name.clone()),
@@ -105,7 +101,7 @@ async fn receive(ctx: &Context, args: ReceiveArgs) -> Result<()> {
             ("status", batch_status(batch.status)),
             ("expires", format_time(batch.expire_time.as_ref())),
         ]);
-    }
+    })?;
     Ok(())
 }
 
@@ -124,20 +120,19 @@ async fn adjust(ctx: &Context, args: AdjustArgs) -> Result<()> {
         .await
         .map_err(ctx.status(&format!("adjust batch {}", args.batch)))?
         .into_inner();
-    if ctx.json() {
-        print_json(&to_json(
-            &response,
-            "mandi.inventory.v1.AdjustStockResponse",
-        )?);
-    } else {
-        let batch = response.batch.unwrap_or_default();
-        print_fields(&[
-            ("batch", batch.id),
-            ("changed by", format!("{delta:+}")),
-            ("on hand", batch.on_hand_quantity.to_string()),
-            ("reserved", batch.reserved_quantity.to_string()),
-        ]);
-    }
+    ctx.print(
+        &response,
+        "mandi.inventory.v1.AdjustStockResponse",
+        |response| {
+            let batch = response.batch.clone().unwrap_or_default();
+            print_fields(&[
+                ("batch", batch.id),
+                ("changed by", format!("{delta:+}")),
+                ("on hand", batch.on_hand_quantity.to_string()),
+                ("reserved", batch.reserved_quantity.to_string()),
+            ]);
+        },
+    )?;
     Ok(())
 }
 
@@ -183,30 +178,32 @@ async fn stock(ctx: &Context, product: &str) -> Result<()> {
         .into_inner()
         .availability
         .unwrap_or_default();
-    if ctx.json() {
-        print_json(&to_json(&availability, "mandi.inventory.v1.Availability")?);
-    } else {
-        let unit = product.unit_of_sale();
-        print_fields(&[
-            ("product", product.display_name.clone()),
-            (
-                "available",
-                format_quantity(availability.available_quantity, unit),
-            ),
-            (
-                "reserved",
-                format_quantity(availability.reserved_quantity, unit),
-            ),
-            (
-                "low stock",
-                if availability.low_stock { "yes" } else { "no" }.to_owned(),
-            ),
-            (
-                "earliest expiry",
-                format_time(availability.earliest_expire_time.as_ref()),
-            ),
-        ]);
-    }
+    ctx.print(
+        &availability,
+        "mandi.inventory.v1.Availability",
+        |availability| {
+            let unit = product.unit_of_sale();
+            print_fields(&[
+                ("product", product.display_name.clone()),
+                (
+                    "available",
+                    format_quantity(availability.available_quantity, unit),
+                ),
+                (
+                    "reserved",
+                    format_quantity(availability.reserved_quantity, unit),
+                ),
+                (
+                    "low stock",
+                    if availability.low_stock { "yes" } else { "no" }.to_owned(),
+                ),
+                (
+                    "earliest expiry",
+                    format_time(availability.earliest_expire_time.as_ref()),
+                ),
+            ]);
+        },
+    )?;
     Ok(())
 }
 

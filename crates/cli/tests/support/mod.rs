@@ -133,6 +133,49 @@ impl Person<'_> {
     }
 }
 
+impl Person<'_> {
+    /// Adds a warehouse in Bengaluru (as an admin) and returns its id.
+    pub fn add_warehouse(&self, code: &str) -> String {
+        let warehouse = self.json(&[
+            "inventory",
+            "warehouses",
+            "add",
+            "--code",
+            code,
+            "--name",
+            "Bengaluru North",
+            "--line1",
+            "1 Market Road",
+            "--city",
+            "Bengaluru",
+            "--postal-code",
+            "560001",
+        ]);
+        warehouse["id"].as_str().expect("a warehouse id").to_owned()
+    }
+
+    /// Receives `quantity` of `product` into `warehouse`, expiring in a week; returns
+    /// what `mandi inventory receive` printed.
+    pub fn receive(&self, product: &str, quantity: &str, warehouse: &str) -> String {
+        let received = self
+            .mandi(&[
+                "inventory",
+                "receive",
+                product,
+                quantity,
+                "--warehouse",
+                warehouse,
+                "--expires",
+                "7d",
+                "--supplier",
+                "FARM-7",
+            ])
+            .assert()
+            .success();
+        stdout(&received)
+    }
+}
+
 pub fn stdout(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
 }
