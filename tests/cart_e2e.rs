@@ -20,21 +20,13 @@ use mandi_sdk::proto::mandi::profile::v1::{
 };
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::{sign_in, sign_up};
+use mandi_testkit::mesh::ADMIN_EMAIL;
 use mandi_testkit::status::bad_request_fields as fields;
 use tonic::Code;
 use uuid::Uuid;
 
-const ADMIN_EMAIL: &str = "root@mandi.example";
-
 fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
-    let common = vec![
-        ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL.to_owned()),
-        // Cheap hashing: these tests are about carts, not argon2's cost.
-        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024".to_owned()),
-    ];
-    let env: Vec<(&str, String)> = common.into_iter().chain(extra).collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ServerProcess::start(target, &env)
+    mandi_testkit::mesh::start(target, extra)
 }
 
 /// The embedded mesh: identity, catalog (with the demo data), inventory and the rest.

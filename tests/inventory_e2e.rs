@@ -9,7 +9,7 @@ use mandi_sdk::proto::mandi::catalog::v1::{
 };
 use mandi_sdk::proto::mandi::common::v1::Address;
 use mandi_sdk::proto::mandi::common::v1::{Money, UnitOfSale};
-use mandi_sdk::proto::mandi::identity::v1::{IssueServiceTokenRequest, Role};
+use mandi_sdk::proto::mandi::identity::v1::Role;
 use mandi_sdk::proto::mandi::inventory::v1::{
     CommitRequest, CreateWarehouseRequest, GetAvailabilityRequest, GetStockPolicyRequest,
     ListBatchesRequest, ListLowStockRequest, ReceiveStockRequest, ReleaseRequest, ReservationLine,
@@ -17,78 +17,44 @@ use mandi_sdk::proto::mandi::inventory::v1::{
 };
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::{sign_up, sign_up_as};
+use mandi_testkit::mesh::{self, ADMIN_EMAIL, CHECKOUT_SECRET, client, service};
 use mandi_testkit::status::bad_request_fields as fields;
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
 
-const ADMIN_EMAIL: &str = "root@mandi.example";
-const CHECKOUT_SECRET: &str = "checkout-secret-for-tests-0123";
 const CATALOG_SECRET: &str = "catalog-secret-for-tests-01234";
 const DAY: i64 = 86_400;
 
 fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
-    let common = vec![
-        ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL.to_owned()),
-        (
-            "MANDI_IDENTITY__SERVICE_CLIENTS",
-            format!("checkout={CHECKOUT_SECRET},catalog={CATALOG_SECRET}"),
-        ),
-        // Cheap hashing: these tests are about stock, not argon2's cost.
-        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024".to_owned()),
-    ];
-    let env: Vec<(&str, String)> = common.into_iter().chain(extra).collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ServerProcess::start(target, &env)
+    // A catalog service identity too, beside the checkout one every test server has.
+    let clients = (
+        "MANDI_IDENTITY__SERVICE_CLIENTS",
+        format!("checkout={CHECKOUT_SECRET},catalog={CATALOG_SECRET}"),
+    );
+    mesh::start(target, std::iter::once(clients).chain(extra).collect())
 }
 
 async fn start_real() -> ServerProcess {
-    let identity_db = mandi_testkit::fresh_database().await;
-    let inventory_db = mandi_testkit::fresh_database().await;
-    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
-    start(
-        "identity,inventory",
-        vec![
-            ("MANDI_IDENTITY__DATABASE_URL", identity_db),
-            ("MANDI_IDENTITY__REDIS_URL", redis),
-            ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
-            ("MANDI_INVENTORY__DATABASE_URL", inventory_db),
-            // Catalog is not started: only admins and services call here, so it is never
-            // asked who owns a product.
-            (
-                "MANDI_INVENTORY__CATALOG_ENDPOINT",
-                "http://127.0.0.1:9".to_owned(),
-            ),
-        ],
-    )
-}
-
-fn client(server: &ServerProcess) -> Mandi {
-    Mandi::builder()
-        .endpoint(server.url())
-        .connect_lazy()
-        .unwrap()
+    let mut env = mesh::real_identity().await;
+    env.extend([
+        (
+            "MANDI_INVENTORY__DATABASE_URL",
+            mandi_testkit::fresh_database().await,
+        ),
+        // Catalog is not started: only admins and services call here, so it is never
+        // asked who owns a product.
+        (
+            "MANDI_INVENTORY__CATALOG_ENDPOINT",
+            "http://127.0.0.1:9".to_owned(),
+        ),
+    ]);
+    start("identity,inventory", env)
 }
 
 async fn admin(server: &ServerProcess) -> Mandi {
     let mandi = client(server);
     sign_up(&mandi, ADMIN_EMAIL).await;
-    mandi
-}
-
-async fn service(server: &ServerProcess, name: &str, secret: &str) -> Mandi {
-    let mandi = client(server);
-    let token = mandi
-        .identity()
-        .issue_service_token(IssueServiceTokenRequest {
-            service_name: name.into(),
-            client_secret: secret.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    mandi.set_token(Some(token)).unwrap();
     mandi
 }
 

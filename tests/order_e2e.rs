@@ -5,7 +5,7 @@
 
 use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::common::v1::{Address, DeliveryDestination, Money, UnitOfSale};
-use mandi_sdk::proto::mandi::identity::v1::{IssueServiceTokenRequest, Role, SetUserRoleRequest};
+use mandi_sdk::proto::mandi::identity::v1::{Role, SetUserRoleRequest};
 use mandi_sdk::proto::mandi::order::v1::{
     BookedSlot, CancelOrderRequest, CreateOrderRequest, GetOrderRequest, ListOrdersRequest, Order,
     OrderItem, OrderStatus, UpdateOrderStatusRequest,
@@ -15,28 +15,15 @@ use mandi_sdk::proto::mandi::payment::v1::{
 };
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::{sign_in, sign_up, sign_up_as};
+use mandi_testkit::mesh::{self, ADMIN_EMAIL, checkout, client};
 use mandi_testkit::status::bad_request_fields as fields;
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
 
-const ADMIN_EMAIL: &str = "root@mandi.example";
-const CHECKOUT_SECRET: &str = "checkout-secret-for-tests-0123";
-
 fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
-    let common = vec![
-        ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL.to_owned()),
-        (
-            "MANDI_IDENTITY__SERVICE_CLIENTS",
-            format!("checkout={CHECKOUT_SECRET}"),
-        ),
-        // Cheap hashing: these tests are about orders, not argon2's cost.
-        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024".to_owned()),
-        ("MANDI_ORDER__OUTBOX_INTERVAL", "50ms".to_owned()),
-    ];
-    let env: Vec<(&str, String)> = common.into_iter().chain(extra).collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ServerProcess::start(target, &env)
+    let order = ("MANDI_ORDER__OUTBOX_INTERVAL", "50ms".to_owned());
+    mesh::start(target, std::iter::once(order).chain(extra).collect())
 }
 
 /// identity and order on fresh PostgreSQL databases; also returns order's database URL.
@@ -46,22 +33,11 @@ async fn start_real() -> (ServerProcess, String) {
 
 /// [`start_real`] with more settings.
 async fn start_real_with(extra: Vec<(&'static str, String)>) -> (ServerProcess, String) {
-    let identity_db = mandi_testkit::fresh_database().await;
     let order_db = mandi_testkit::fresh_database().await;
-    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
-    let server = start(
-        "identity,order",
-        vec![
-            ("MANDI_IDENTITY__DATABASE_URL", identity_db),
-            ("MANDI_IDENTITY__REDIS_URL", redis),
-            ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
-            ("MANDI_ORDER__DATABASE_URL", order_db.clone()),
-        ]
-        .into_iter()
-        .chain(extra)
-        .collect(),
-    );
-    (server, order_db)
+    let mut env = mesh::real_identity().await;
+    env.push(("MANDI_ORDER__DATABASE_URL", order_db.clone()));
+    env.extend(extra);
+    (start("identity,order", env), order_db)
 }
 
 /// Waits until the server's outbox relay has published every event in `database`.
@@ -81,29 +57,6 @@ async fn outbox_drained(database: &str) -> i64 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the outbox relay left events unsent");
-}
-
-fn client(server: &ServerProcess) -> Mandi {
-    Mandi::builder()
-        .endpoint(server.url())
-        .connect_lazy()
-        .unwrap()
-}
-
-async fn checkout(server: &ServerProcess) -> Mandi {
-    let mandi = client(server);
-    let token = mandi
-        .identity()
-        .issue_service_token(IssueServiceTokenRequest {
-            service_name: "checkout".into(),
-            client_secret: CHECKOUT_SECRET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    mandi.set_token(Some(token)).unwrap();
-    mandi
 }
 
 /// A signed-in user and their id.

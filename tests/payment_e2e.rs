@@ -5,7 +5,6 @@
 
 use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::common::v1::Money;
-use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
 use mandi_sdk::proto::mandi::payment::v1::{
     AuthorizePaymentRequest, CapturePaymentRequest, CardDetails, EntryDirection, FailureReason,
     GetPaymentRequest, LedgerAccount, ListLedgerEntriesRequest, ListPaymentsRequest, Payment,
@@ -13,73 +12,34 @@ use mandi_sdk::proto::mandi::payment::v1::{
 };
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::sign_up;
+use mandi_testkit::mesh::{self, ADMIN_EMAIL, checkout, client};
 use mandi_testkit::status::bad_request_fields as fields;
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
 
-const ADMIN_EMAIL: &str = "root@mandi.example";
-const CHECKOUT_SECRET: &str = "checkout-secret-for-tests-0123";
 const APPROVED: &str = "4242424242424242";
 const INSUFFICIENT_FUNDS: &str = "4000000000009995";
 const STOLEN: &str = "4000000000009979";
 const TIMEOUT: &str = "4000000000000119";
 
 fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
-    let common = vec![
-        ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL.to_owned()),
-        (
-            "MANDI_IDENTITY__SERVICE_CLIENTS",
-            format!("checkout={CHECKOUT_SECRET}"),
-        ),
-        // Cheap hashing: these tests are about payments, not argon2's cost.
-        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024".to_owned()),
+    let payment = vec![
         ("MANDI_PAYMENT__GATEWAY_TIMEOUT", "300ms".to_owned()),
         ("MANDI_PAYMENT__FEE_BPS", "250".to_owned()),
         // Everything payment logs, to show that no card number is among it.
         ("MANDI_LOG__FILTER", "debug".to_owned()),
     ];
-    let env: Vec<(&str, String)> = common.into_iter().chain(extra).collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ServerProcess::start(target, &env)
+    mesh::start(target, payment.into_iter().chain(extra).collect())
 }
 
 async fn start_real() -> ServerProcess {
-    let identity_db = mandi_testkit::fresh_database().await;
-    let payment_db = mandi_testkit::fresh_database().await;
-    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
-    start(
-        "identity,payment",
-        vec![
-            ("MANDI_IDENTITY__DATABASE_URL", identity_db),
-            ("MANDI_IDENTITY__REDIS_URL", redis),
-            ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
-            ("MANDI_PAYMENT__DATABASE_URL", payment_db),
-        ],
-    )
-}
-
-fn client(server: &ServerProcess) -> Mandi {
-    Mandi::builder()
-        .endpoint(server.url())
-        .connect_lazy()
-        .unwrap()
-}
-
-async fn checkout(server: &ServerProcess) -> Mandi {
-    let mandi = client(server);
-    let token = mandi
-        .identity()
-        .issue_service_token(IssueServiceTokenRequest {
-            service_name: "checkout".into(),
-            client_secret: CHECKOUT_SECRET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    mandi.set_token(Some(token)).unwrap();
-    mandi
+    let mut env = mesh::real_identity().await;
+    env.push((
+        "MANDI_PAYMENT__DATABASE_URL",
+        mandi_testkit::fresh_database().await,
+    ));
+    start("identity,payment", env)
 }
 
 /// A customer account: its client and user id.

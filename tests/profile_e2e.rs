@@ -5,7 +5,6 @@
 
 use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::common::v1::{Address as PostalAddress, GeoPoint};
-use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
 use mandi_sdk::proto::mandi::notification::v1::Channel;
 use mandi_sdk::proto::mandi::profile::v1::{
     Address, CreateAddressRequest, DeleteAddressRequest, DeliveryWindow, GetAddressRequest,
@@ -14,49 +13,19 @@ use mandi_sdk::proto::mandi::profile::v1::{
 };
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::sign_up;
+use mandi_testkit::mesh::{self, ADMIN_EMAIL, client};
 use mandi_testkit::status::bad_request_fields as fields;
 use prost_types::FieldMask;
 use tonic::Code;
 use uuid::Uuid;
 
-const ADMIN_EMAIL: &str = "root@mandi.example";
-const CHECKOUT_SECRET: &str = "checkout-secret-for-tests-0123";
-
-fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
-    let common = vec![
-        ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL.to_owned()),
-        (
-            "MANDI_IDENTITY__SERVICE_CLIENTS",
-            format!("checkout={CHECKOUT_SECRET}"),
-        ),
-        // Cheap hashing: these tests are about profiles, not argon2's cost.
-        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024".to_owned()),
-    ];
-    let env: Vec<(&str, String)> = common.into_iter().chain(extra).collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ServerProcess::start(target, &env)
-}
-
 async fn start_real() -> ServerProcess {
-    let identity_db = mandi_testkit::fresh_database().await;
-    let profile_db = mandi_testkit::fresh_database().await;
-    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
-    start(
-        "identity,profile",
-        vec![
-            ("MANDI_IDENTITY__DATABASE_URL", identity_db),
-            ("MANDI_IDENTITY__REDIS_URL", redis),
-            ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
-            ("MANDI_PROFILE__DATABASE_URL", profile_db),
-        ],
-    )
-}
-
-fn client(server: &ServerProcess) -> Mandi {
-    Mandi::builder()
-        .endpoint(server.url())
-        .connect_lazy()
-        .unwrap()
+    let mut env = mesh::real_identity().await;
+    env.push((
+        "MANDI_PROFILE__DATABASE_URL",
+        mandi_testkit::fresh_database().await,
+    ));
+    mesh::start("identity,profile", env)
 }
 
 /// A signed-in customer and their user id.
@@ -64,22 +33,6 @@ async fn user(server: &ServerProcess, email: &str) -> (Mandi, String) {
     let mandi = client(server);
     let login = sign_up(&mandi, email).await;
     (mandi, login.user.unwrap().id)
-}
-
-async fn checkout_service(server: &ServerProcess) -> Mandi {
-    let mandi = client(server);
-    let token = mandi
-        .identity()
-        .issue_service_token(IssueServiceTokenRequest {
-            service_name: "checkout".into(),
-            client_secret: CHECKOUT_SECRET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    mandi.set_token(Some(token)).unwrap();
-    mandi
 }
 
 fn mask(paths: &[&str]) -> Option<FieldMask> {
@@ -395,7 +348,7 @@ async fn other_users_are_kept_out_while_admins_and_services_may_read() {
     let (asha, asha_id) = user(&server, "asha@example.com").await;
     let (ravi, _) = user(&server, "ravi@example.com").await;
     let (admin, _) = user(&server, ADMIN_EMAIL).await;
-    let checkout = checkout_service(&server).await;
+    let checkout = mesh::checkout(&server).await;
     let home = create(&asha, "Home").await;
     create(&asha, "Office").await;
 
@@ -599,7 +552,7 @@ async fn preferences_default_until_saved_and_round_trip() {
 
 #[tokio::test]
 async fn the_embedded_default_serves_profiles_addresses_and_preferences() {
-    let server = start("all", vec![]);
+    let server = mesh::start("all", vec![]);
     let (asha, asha_id) = user(&server, "asha@example.com").await;
     let home = create(&asha, "Home").await;
     assert!(home.is_default);

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod bench;
+pub mod mesh;
 pub mod http;
 mod pki;
 mod proxy;

@@ -1,0 +1,74 @@
+//! Test servers the way every end-to-end test wants them: a bootstrap admin, a checkout
+//! service identity, cheap password hashing, and clients of them through the SDK.
+
+use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
+
+use crate::ServerProcess;
+
+/// The email that registers as admin on a test server (the first to register).
+pub const ADMIN_EMAIL: &str = "root@mandi.example";
+/// The client secret of the `checkout` service identity on a test server.
+pub const CHECKOUT_SECRET: &str = "checkout-secret-for-tests-0123";
+
+/// Starts `mandi-server --target=<target>` with the bootstrap admin, the checkout service
+/// client (and its secret for checkout itself) and cheap argon2 (the tests are not about its cost), then `extra`, which wins
+/// over those.
+pub fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
+    let common = vec![
+        ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL.to_owned()),
+        (
+            "MANDI_IDENTITY__SERVICE_CLIENTS",
+            format!("checkout={CHECKOUT_SECRET}"),
+        ),
+        // The same secret for the checkout service when this server runs it.
+        ("MANDI_CHECKOUT__CLIENT_SECRET", CHECKOUT_SECRET.to_owned()),
+        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024".to_owned()),
+    ];
+    let env: Vec<(&str, String)> = common.into_iter().chain(extra).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ServerProcess::start(target, &env)
+}
+
+/// identity's real backends: a fresh PostgreSQL database and a Redis key prefix of its own.
+pub async fn real_identity() -> Vec<(&'static str, String)> {
+    let database = crate::fresh_database().await;
+    let (redis, prefix) = crate::redis_with_prefix().await;
+    vec![
+        ("MANDI_IDENTITY__DATABASE_URL", database),
+        ("MANDI_IDENTITY__REDIS_URL", redis),
+        ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
+    ]
+}
+
+/// A client of `server` without a token.
+pub fn client(server: &ServerProcess) -> Mandi {
+    Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .expect("a server URL is a valid endpoint")
+}
+
+/// A client of `server` signed in as the internal service `name`.
+pub async fn service(server: &ServerProcess, name: &str, secret: &str) -> Mandi {
+    let mandi = client(server);
+    let token = mandi
+        .identity()
+        .issue_service_token(IssueServiceTokenRequest {
+            service_name: name.into(),
+            client_secret: secret.into(),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("service token for {name}: {status:?}"))
+        .into_inner()
+        .access_token;
+    mandi
+        .set_token(Some(token))
+        .expect("an access token is a valid header");
+    mandi
+}
+
+/// A client of `server` signed in as the checkout service.
+pub async fn checkout(server: &ServerProcess) -> Mandi {
+    service(server, "checkout", CHECKOUT_SECRET).await
+}
