@@ -224,3 +224,96 @@ fn orders_list_for_a_new_shopper_says_there_are_none() {
         .assert()
         .success();
 }
+
+/// Rewrites the stored session's fields.
+fn edit_session(shop: &Shop, edit: impl FnOnce(&mut toml::Table)) {
+    let path = shop.config_path();
+    let mut config: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(config["session"].as_table_mut().unwrap());
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+}
+
+fn stored_session(shop: &Shop) -> Option<toml::Table> {
+    let text = std::fs::read_to_string(shop.config_path()).unwrap();
+    let config: toml::Table = toml::from_str(&text).unwrap();
+    config.get("session").and_then(|s| s.as_table()).cloned()
+}
+
+#[test]
+fn an_expired_access_token_is_renewed_with_the_refresh_token() {
+    let shop = Shop::start();
+    shop.sign_up("renew@example.com");
+    let before = stored_session(&shop).unwrap();
+    edit_session(&shop, |session| {
+        session.insert("expires_at".into(), 0.into());
+    });
+
+    shop.mandi(&["whoami"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("renew@example.com"));
+    let after = stored_session(&shop).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(after["expires_at"].as_integer().unwrap() > now, "{after:?}");
+    assert_ne!(
+        after["refresh_token"], before["refresh_token"],
+        "refresh tokens rotate"
+    );
+}
+
+#[test]
+fn a_session_the_server_no_longer_accepts_asks_to_log_in_again() {
+    let shop = Shop::start();
+    shop.sign_up("stale@example.com");
+    edit_session(&shop, |session| {
+        session.insert("expires_at".into(), 0.into());
+        session.insert("refresh_token".into(), "revoked".into());
+    });
+
+    let refused = shop.mandi(&["whoami"]).assert().code(3);
+    let text = support::stderr(&refused);
+    assert!(
+        text.contains("your session expired: run `mandi login"),
+        "{text}"
+    );
+    assert!(
+        stored_session(&shop).is_none(),
+        "the dead session is forgotten"
+    );
+}
+
+#[test]
+fn the_endpoint_and_password_can_come_from_the_config_file_and_environment() {
+    let shop = Shop::start();
+    let path = shop.config_path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, format!("endpoint = \"{}\"\n", shop.server.url())).unwrap();
+
+    shop.mandi(&["register", "--name", "Env", "--email", "env@example.com"])
+        .env_remove("MANDI_ENDPOINT")
+        .env("MANDI_PASSWORD", support::PASSWORD)
+        .assert()
+        .success();
+    shop.mandi(&["login", "--email", "env@example.com"])
+        .env_remove("MANDI_ENDPOINT")
+        .env("MANDI_PASSWORD", support::PASSWORD)
+        .assert()
+        .success();
+    shop.mandi(&["whoami"])
+        .env_remove("MANDI_ENDPOINT")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("env@example.com"));
+    // The config keeps its endpoint beside the session.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(&shop.server.url()), "{text}");
+
+    // A token from the environment wins over the stored session.
+    shop.mandi(&["whoami"])
+        .env("MANDI_TOKEN", "not-a-jwt")
+        .assert()
+        .code(3);
+}
