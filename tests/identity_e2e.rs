@@ -8,47 +8,12 @@ use mandi_sdk::proto::mandi::identity::v1::{
     RefreshRequest, RegisterRequest, Role, RotateSigningKeyRequest, SetUserRoleRequest,
 };
 use mandi_testkit::ServerProcess;
+use mandi_testkit::mesh::{self, CHECKOUT_SECRET, client, start};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-const SERVICE_SECRET: &str = "checkout-secret-for-tests-0123";
-
-fn common_env() -> Vec<(&'static str, String)> {
-    vec![
-        ("MANDI_IDENTITY__ADMIN_EMAILS", "root@mandi.example".into()),
-        (
-            "MANDI_IDENTITY__SERVICE_CLIENTS",
-            format!("checkout={SERVICE_SECRET}"),
-        ),
-        // Cheap hashing: these tests are about the flow, not argon2's cost.
-        ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024".into()),
-    ]
-}
-
-fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
-    let env: Vec<(&str, String)> = common_env().into_iter().chain(extra).collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ServerProcess::start(target, &env)
-}
-
 async fn start_real_identity() -> ServerProcess {
-    let database = mandi_testkit::fresh_database().await;
-    let (redis, prefix) = mandi_testkit::redis_with_prefix().await;
-    start(
-        "identity",
-        vec![
-            ("MANDI_IDENTITY__DATABASE_URL", database),
-            ("MANDI_IDENTITY__REDIS_URL", redis),
-            ("MANDI_IDENTITY__REDIS_PREFIX", prefix),
-        ],
-    )
-}
-
-fn client(server: &ServerProcess) -> Mandi {
-    Mandi::builder()
-        .endpoint(server.url())
-        .connect_lazy()
-        .unwrap()
+    start("identity", mesh::real_identity().await)
 }
 
 fn register(name: &str, email: &str, password: &str) -> RegisterRequest {
@@ -352,7 +317,7 @@ async fn only_admins_change_roles_and_only_admins_or_services_read_other_users()
         .identity()
         .issue_service_token(IssueServiceTokenRequest {
             service_name: "checkout".into(),
-            client_secret: SERVICE_SECRET.into(),
+            client_secret: CHECKOUT_SECRET.into(),
         })
         .await
         .unwrap()
