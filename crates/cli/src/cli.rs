@@ -92,7 +92,7 @@ pub enum Command {
     /// Stock in the warehouses (admins and vendors).
     #[command(subcommand)]
     Inventory(InventoryCommand),
-    /// Print a shell completion script, e.g. `mandi completions bash > /etc/bash_completion.d/mandi`.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -216,8 +216,8 @@ pub struct CheckoutArgs {
     #[arg(long)]
     pub address: Option<String>,
     /// Id of a delivery slot, when the server books slots.
-    #[arg(long, default_value = "")]
-    pub slot: String,
+    #[arg(long)]
+    pub slot: Option<String>,
     /// Pay by card: the card number (sandbox test cards in the README).
     #[arg(
         long,

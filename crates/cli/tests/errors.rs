@@ -145,7 +145,9 @@ fn a_wrong_password_exits_3() {
         .write_stdin("wrong horse\n")
         .assert()
         .code(3);
-    assert_readable(&stderr(&refused));
+    let text = stderr(&refused);
+    assert_readable(&text);
+    assert!(text.contains("check both and try again"), "{text}");
 }
 
 #[test]

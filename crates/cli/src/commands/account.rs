@@ -59,7 +59,18 @@ pub async fn login(ctx: &mut Context, args: LoginArgs) -> Result<()> {
             password,
         })
         .await
-        .map_err(ctx.status("log in"))?
+        .map_err(|status| match status.code() {
+            Code::Unauthenticated => CliError::new(
+                Exit::Unauthenticated,
+                format!(
+                    "log in: {}: check both and try again, or create an account with `mandi \
+                     register`",
+                    status.message()
+                ),
+            )
+            .into(),
+            _ => ctx.status("log in")(status),
+        })?
         .into_inner();
     let user = login.user.clone().unwrap_or_default();
     ctx.sign_in(Session {

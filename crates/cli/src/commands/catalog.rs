@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use mandi_sdk::proto::mandi::catalog::v1::{GetProductRequest, Product, SearchProductsRequest};
+use tonic::Code;
 
 use crate::cli::CatalogCommand;
 use crate::exit::{CliError, Exit};
@@ -129,7 +130,10 @@ pub async fn resolve(ctx: &Context, product: &str) -> Result<Product> {
                 product_id: product.to_owned(),
             })
             .await
-            .map_err(ctx.status(&format!("product {product}")))?
+            .map_err(|status| match status.code() {
+                Code::NotFound => not_found(product),
+                _ => ctx.status("find the product")(status),
+            })?
             .into_inner()
             .product;
         return found.ok_or_else(|| not_found(product));

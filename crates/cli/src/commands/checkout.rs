@@ -34,7 +34,7 @@ pub async fn run(ctx: &mut Context, args: CheckoutArgs) -> Result<()> {
         .checkout()
         .start_checkout(StartCheckoutRequest {
             destination: Some(Destination::AddressId(address_id)),
-            delivery_slot_id: args.slot,
+            delivery_slot_id: args.slot.unwrap_or_default(),
             payment_method: payment_method as i32,
             card,
             request_id: request_id(),
