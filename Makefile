@@ -60,10 +60,12 @@ lint: tools ## buf lint + breaking against main, rustfmt, clippy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reservations, cart reads, order creations, events through Kafka), each against a baseline in the same run
+bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reservations, cart reads, order creations, events through Kafka, checkouts), each against a baseline in the same run
 	$(CARGO) bench -p mandi-identity --bench tokens
 	$(CARGO) bench -p mandi-catalog --bench catalog
 	$(CARGO) bench -p mandi-inventory --bench reservations
 	$(CARGO) bench -p mandi-cart --bench cart
 	$(CARGO) bench -p mandi-order --bench orders
 	$(CARGO) bench -p mandi-kafka --bench events
+	$(CARGO) build --release -p mandi-server
+	$(CARGO) bench -p mandi-checkout --bench checkouts
