@@ -1,0 +1,248 @@
+//! Who a user is, for notification: the email from identity's GetUser, the phone from
+//! profile's GetProfile and the channels and marketing choice from GetPreferences, asked
+//! through the SDK as the internal service `notification` (a token from identity's
+//! IssueServiceToken, renewed before it expires). [`StaticDirectory`] is the twin tests
+//! use.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::identity::v1::{GetUserRequest, IssueServiceTokenRequest};
+use mandi_sdk::proto::mandi::notification::v1::Channel as ProtoChannel;
+use mandi_sdk::proto::mandi::profile::v1::{GetPreferencesRequest, GetProfileRequest};
+use secrecy::{ExposeSecret, SecretString};
+use tonic::Code;
+use uuid::Uuid;
+
+use crate::domain::{ChannelKind, Contact, Preferences, Recipient};
+
+/// The service name notification signs in as.
+pub const SERVICE_NAME: &str = "notification";
+
+/// Identity or profile did not answer usefully; the event is tried again later.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{service} did not answer: {reason}")]
+pub struct DirectoryUnavailable {
+    /// identity or profile.
+    pub service: &'static str,
+    /// What happened.
+    pub reason: String,
+}
+
+/// Looks users up.
+pub trait Directory: Send + Sync + 'static {
+    /// The user `id` with contact details and preferences; `None` when identity does not
+    /// know them.
+    fn lookup(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Recipient>, DirectoryUnavailable>> + Send;
+}
+
+impl<D: Directory> Directory for Arc<D> {
+    fn lookup(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Recipient>, DirectoryUnavailable>> + Send {
+        (**self).lookup(id)
+    }
+}
+
+/// Fixed users, and a switch to play an outage.
+#[derive(Clone, Default)]
+pub struct StaticDirectory {
+    users: Arc<Mutex<HashMap<Uuid, Recipient>>>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StaticDirectory {
+    /// Adds or replaces `recipient`.
+    pub fn insert(&self, recipient: Recipient) {
+        if let Ok(mut users) = self.users.lock() {
+            users.insert(recipient.user_id, recipient);
+        }
+    }
+
+    /// Makes lookups fail (`true`) or work again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Directory for StaticDirectory {
+    async fn lookup(&self, id: Uuid) -> Result<Option<Recipient>, DirectoryUnavailable> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DirectoryUnavailable {
+                service: "profile",
+                reason: "down (test switch)".into(),
+            });
+        }
+        Ok(self.users.lock().ok().and_then(|u| u.get(&id).cloned()))
+    }
+}
+
+/// Identity and profile through the SDK.
+pub struct SdkDirectory {
+    /// Sends the service token: identity's GetUser, profile.
+    service: Mandi,
+    /// Sends no token: IssueServiceToken.
+    anonymous: Mandi,
+    secret: SecretString,
+    refresh_at: tokio::sync::Mutex<Option<Instant>>,
+    timeout: Duration,
+}
+
+impl SdkDirectory {
+    /// Asks identity at `identity` and profile at `profile`, signing in with `secret`;
+    /// every call bounded by `timeout`.
+    pub fn new(
+        identity: &str,
+        profile: &str,
+        secret: SecretString,
+        timeout: Duration,
+        tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> Result<Self, mandi_sdk::SdkError> {
+        let build = || {
+            let mut builder = Mandi::builder()
+                .endpoint(identity.to_owned())
+                .service_endpoint("profile", profile.to_owned())
+                .default_deadline(timeout)
+                // A failed lookup retries the whole event, with the consumer's backoff.
+                .retry(mandi_sdk::RetryPolicy::none());
+            if let Some(tls) = &tls {
+                builder = builder.tls(tls.clone());
+            }
+            builder.connect_lazy()
+        };
+        Ok(Self {
+            service: build()?,
+            anonymous: build()?,
+            secret,
+            refresh_at: tokio::sync::Mutex::new(None),
+            timeout,
+        })
+    }
+
+    /// The client with a fresh service token (renewed when a fifth of its life is left).
+    async fn signed_in(&self) -> Result<&Mandi, DirectoryUnavailable> {
+        let mut refresh_at = self.refresh_at.lock().await;
+        if refresh_at.is_none_or(|at| Instant::now() >= at) {
+            let issued = ask(
+                "identity",
+                self.timeout,
+                self.anonymous
+                    .identity()
+                    .issue_service_token(IssueServiceTokenRequest {
+                        service_name: SERVICE_NAME.into(),
+                        client_secret: self.secret.expose_secret().to_owned(),
+                    }),
+            )
+            .await?
+            .ok_or_else(|| DirectoryUnavailable {
+                service: "identity",
+                reason: "no service token".into(),
+            })?;
+            self.service
+                .set_token(Some(issued.access_token))
+                .map_err(|e| DirectoryUnavailable {
+                    service: "identity",
+                    reason: format!("unusable service token: {e}"),
+                })?;
+            let lifetime = Duration::from_secs(u64::try_from(issued.expires_in).unwrap_or(0));
+            let early = (lifetime / 5).max(Duration::from_secs(10));
+            *refresh_at = Some(Instant::now() + lifetime.saturating_sub(early));
+        }
+        Ok(&self.service)
+    }
+}
+
+impl Directory for SdkDirectory {
+    async fn lookup(&self, id: Uuid) -> Result<Option<Recipient>, DirectoryUnavailable> {
+        let mandi = self.signed_in().await?;
+        let user_id = id.to_string();
+        let Some(user) = ask(
+            "identity",
+            self.timeout,
+            mandi.identity().get_user(GetUserRequest {
+                user_id: user_id.clone(),
+            }),
+        )
+        .await?
+        .and_then(|r| r.user) else {
+            return Ok(None);
+        };
+        // A user who never saved a profile has no phone; preferences default.
+        let phone = ask(
+            "profile",
+            self.timeout,
+            mandi.profile().get_profile(GetProfileRequest {
+                user_id: user_id.clone(),
+            }),
+        )
+        .await?
+        .and_then(|r| r.profile)
+        .map(|p| p.phone)
+        .filter(|p| !p.trim().is_empty());
+        let preferences = ask(
+            "profile",
+            self.timeout,
+            mandi
+                .profile()
+                .get_preferences(GetPreferencesRequest { user_id }),
+        )
+        .await?
+        .and_then(|r| r.preferences)
+        .map(|p| Preferences {
+            channels: p
+                .notification_channels
+                .iter()
+                .filter_map(|c| channel_from_proto(*c))
+                .collect(),
+            marketing_opt_in: p.marketing_opt_in,
+        })
+        .unwrap_or_default();
+        Ok(Some(Recipient {
+            user_id: id,
+            contact: Contact {
+                email: Some(user.email).filter(|e| !e.trim().is_empty()),
+                phone,
+            },
+            preferences,
+        }))
+    }
+}
+
+/// The channel a profile preference names; `None` for unspecified or unknown values.
+pub fn channel_from_proto(value: i32) -> Option<ChannelKind> {
+    match ProtoChannel::try_from(value).ok()? {
+        ProtoChannel::Email => Some(ChannelKind::Email),
+        ProtoChannel::Sms => Some(ChannelKind::Sms),
+        ProtoChannel::Push => Some(ChannelKind::Push),
+        ProtoChannel::Unspecified => None,
+    }
+}
+
+/// One call to `service` within `timeout`: `Ok(None)` for NOT_FOUND, unavailable for
+/// anything else that is not an answer (including refusals: a misconfigured secret heals
+/// only by retrying after it is fixed, and the event is kept until then or dead-lettered).
+async fn ask<T>(
+    service: &'static str,
+    timeout: Duration,
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<Option<T>, DirectoryUnavailable> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(response)) => Ok(Some(response.into_inner())),
+        Ok(Err(status)) if status.code() == Code::NotFound => Ok(None),
+        Ok(Err(status)) => Err(DirectoryUnavailable {
+            service,
+            reason: format!("{:?}: {}", status.code(), status.message()),
+        }),
+        Err(_) => Err(DirectoryUnavailable {
+            service,
+            reason: format!("no answer within {timeout:?}"),
+        }),
+    }
+}
