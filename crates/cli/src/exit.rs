@@ -81,7 +81,7 @@ pub fn exit_for(code: Code) -> Exit {
 pub fn from_status(status: &tonic::Status, action: &str, endpoint: &str) -> CliError {
     let exit = exit_for(status.code());
     let message = match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded if is_transport_failure(status) => format!(
+        Code::Unavailable if is_transport_failure(status) => format!(
             "{action}: cannot reach the mandi server at {endpoint}: is it running? (`make run` \
              starts one; point elsewhere with --endpoint or MANDI_ENDPOINT)"
         ),
@@ -90,7 +90,7 @@ pub fn from_status(status: &tonic::Status, action: &str, endpoint: &str) -> CliE
             status.message()
         ),
         Code::DeadlineExceeded => {
-            format!("{action}: the server did not answer in time; try again shortly")
+            format!("{action}: the server at {endpoint} did not answer in time; try again shortly")
         }
         Code::Unauthenticated => format!(
             "{action}: {}: run `mandi login` again",
@@ -138,15 +138,15 @@ fn violations(status: &tonic::Status) -> String {
     }
 }
 
-/// Whether the status came from the client's transport (no connection) rather than from
-/// a server that answered: those carry no `ErrorInfo` and a transport error message.
+/// Whether the status came from the client's own transport (no connection) rather than
+/// from a server that answered: tonic keeps the transport error as the source, and such
+/// statuses carry no `ErrorInfo`.
 fn is_transport_failure(status: &tonic::Status) -> bool {
-    status.get_details_error_info().is_none()
-        && (status.message().contains("transport")
-            || status.message().contains("connect")
-            || status.message().contains("tcp")
-            || status.message().contains("timed out")
-            || status.message().contains("Timeout expired"))
+    std::error::Error::source(status).is_some()
+        || (status.get_details_error_info().is_none()
+            && ["transport", "connect", "tcp", "dns"]
+                .iter()
+                .any(|hint| status.message().contains(hint)))
 }
 
 #[cfg(test)]
@@ -180,6 +180,27 @@ mod tests {
             error
                 .message
                 .contains("cannot reach the mandi server at http://127.0.0.1:1")
+        );
+    }
+
+    #[test]
+    fn a_server_that_answers_unavailable_is_not_called_unreachable() {
+        let details = ErrorDetails::with_error_info(
+            "DEPENDENCY_UNAVAILABLE",
+            "mandi.cart",
+            std::collections::HashMap::new(),
+        );
+        let status = tonic::Status::with_error_details(
+            Code::Unavailable,
+            "a dependency is unavailable, retry later",
+            details,
+        );
+        let error = from_status(&status, "add to cart", "http://x");
+        assert_eq!(error.exit, Exit::Unavailable);
+        assert_eq!(
+            error.message,
+            "add to cart: the server is unavailable (a dependency is unavailable, retry later); \
+             try again shortly"
         );
     }
 
