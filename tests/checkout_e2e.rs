@@ -26,6 +26,7 @@ use mandi_sdk::proto::mandi::payment::v1::{
     CardDetails, EntryDirection, ListLedgerEntriesRequest, ListPaymentsRequest, Payment,
     PaymentMethod, PaymentStatus,
 };
+use mandi_sdk::proto::mandi::profile::v1::{Address as SavedAddress, CreateAddressRequest};
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::sign_up;
 use tonic::Code;
@@ -850,6 +851,120 @@ async fn watch_streams_each_state_and_ends_at_the_terminal_one() {
         .into_inner();
     assert!(again.message().await.unwrap().is_some());
     assert!(again.message().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_saved_address_is_read_with_the_shoppers_token_and_delivered_to() {
+    let mesh = Mesh::start(2, vec![], vec![]).await;
+    let shopper = mesh.shopper().await;
+    let address = shopper
+        .profile()
+        .create_address(CreateAddressRequest {
+            address: Some(SavedAddress {
+                label: "Home".into(),
+                postal_address: Some(PostalAddress {
+                    line1: "7 Residency Road".into(),
+                    city: "Bengaluru".into(),
+                    postal_code: "560025".into(),
+                    country_code: "IN".into(),
+                    ..Default::default()
+                }),
+                recipient_name: "Ravi Kumar".into(),
+                recipient_phone: "+919900112233".into(),
+                ..Default::default()
+            }),
+            request_id: Uuid::now_v7().to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .address
+        .unwrap();
+    let mut start = request(None);
+    start.destination = Some(start_checkout_request::Destination::AddressId(address.id));
+    let checkout = shopper
+        .checkout()
+        .start_checkout(start)
+        .await
+        .unwrap()
+        .into_inner()
+        .checkout
+        .unwrap();
+    assert_eq!(
+        checkout.state,
+        CheckoutState::Completed as i32,
+        "{checkout:?}"
+    );
+    let destination = checkout.destination.unwrap();
+    assert_eq!(destination.address.unwrap().line1, "7 Residency Road");
+    assert_eq!(destination.recipient_name, "Ravi Kumar");
+    let order = &mesh.orders().await[0];
+    assert_eq!(
+        order.destination.as_ref().unwrap().recipient_phone,
+        "+919900112233"
+    );
+
+    let mut unknown = request(None);
+    unknown.destination = Some(start_checkout_request::Destination::AddressId(
+        Uuid::now_v7().to_string(),
+    ));
+    let status = mesh
+        .shopper()
+        .await
+        .checkout()
+        .start_checkout(unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+}
+
+#[tokio::test]
+async fn the_embedded_server_checks_out_out_of_the_box() {
+    // No secrets configured: the server registers one for its own checkout.
+    let server = ServerProcess::start(
+        "all",
+        &[
+            ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL),
+            ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024"),
+        ],
+    );
+    let admin = Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap();
+    sign_up(&admin, ADMIN_EMAIL).await;
+    let product = demo_product(&admin).await;
+    stock(&admin, &product, 10 * product.min_quantity.max(1)).await;
+    let shopper = Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap();
+    sign_up(&shopper, "embedded-shopper@example.com").await;
+    shopper
+        .cart()
+        .add_item(AddItemRequest {
+            cart_id: String::new(),
+            product_id: product.id.clone(),
+            quantity: product.min_quantity.max(1),
+            request_id: Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap();
+    let checkout = shopper
+        .checkout()
+        .start_checkout(request(Some(APPROVED)))
+        .await
+        .unwrap()
+        .into_inner()
+        .checkout
+        .unwrap();
+    assert_eq!(
+        checkout.state,
+        CheckoutState::Completed as i32,
+        "{checkout:?}"
+    );
+    assert_eq!(checkout.payment_status, PaymentStatus::Captured as i32);
 }
 
 /// Kills checkout right after `step` is recorded, starts a new one on the same database,

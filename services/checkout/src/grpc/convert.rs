@@ -70,7 +70,7 @@ pub fn new_checkout(
                     flag(field, "is required");
                 }
             }
-            Some(DestinationChoice::Inline(Destination {
+            Some(DestinationChoice::Inline(Box::new(Destination {
                 line1: address.line1,
                 line2: address.line2,
                 city: address.city,
@@ -81,7 +81,7 @@ pub fn new_checkout(
                 recipient_name: d.recipient_name.clone(),
                 recipient_phone: d.recipient_phone.clone(),
                 instructions: d.delivery_instructions.clone(),
-            }))
+            })))
         }
     };
     let method = match PbMethod::try_from(request.payment_method) {

@@ -23,7 +23,7 @@ pub enum DestinationChoice {
     /// A saved address of theirs (ProfileService).
     Saved(String),
     /// Given inline.
-    Inline(Destination),
+    Inline(Box<Destination>),
 }
 
 /// A StartCheckout request, parsed.
@@ -67,9 +67,25 @@ impl<S: CheckoutStore> Orchestrator<S> {
             return Err(CheckoutError::CartEmpty);
         }
         let destination = match &new.destination {
-            DestinationChoice::Inline(d) => d.clone(),
+            DestinationChoice::Inline(d) => (**d).clone(),
             DestinationChoice::Saved(id) => self.address(id, &bearer).await?,
         };
+        // The order needs both; a saved address may lack them.
+        let mut missing = Vec::new();
+        for (value, what) in [
+            (&destination.recipient_name, "a recipient name"),
+            (&destination.recipient_phone, "a recipient phone"),
+        ] {
+            if value.trim().is_empty() {
+                missing.push((
+                    "address_id".to_owned(),
+                    format!("the saved address has no {what}; add one or give the address inline"),
+                ));
+            }
+        }
+        if !missing.is_empty() {
+            return Err(CheckoutError::Invalid(missing));
+        }
         let at = now();
         let (lines, totals) = self.price(&cart);
         let mut saga = Saga {
@@ -149,8 +165,10 @@ impl<S: CheckoutStore> Orchestrator<S> {
         if existing.user_id != user || existing.request_fingerprint != new.fingerprint {
             return Err(CheckoutError::RequestReused);
         }
-        if !existing.state.is_terminal() && !existing.has_done(crate::domain::Step::Authorize) {
-            if let Some(card) = new.card {
+        if !existing.state.is_terminal() {
+            if let Some(card) = new.card
+                && !existing.has_done(crate::domain::Step::Authorize)
+            {
                 lock(&self.cards).entry(existing.id).or_insert(card);
             }
             lock(&self.bearers).entry(existing.id).or_insert(bearer);
@@ -274,20 +292,20 @@ impl<S: CheckoutStore> Orchestrator<S> {
                 State::Pending,
             ));
         }
-        if let Some((currency, amount)) = &new.expected_total {
-            if *currency != saga.totals.currency || *amount != saga.totals.total() {
-                return Some(Failure::new(
-                    FailureReason::PriceChanged,
-                    format!(
-                        "the total is now {} {} (expected {} {})",
-                        saga.totals.total(),
-                        saga.totals.currency,
-                        amount,
-                        currency
-                    ),
-                    State::Pending,
-                ));
-            }
+        if let Some((currency, amount)) = &new.expected_total
+            && (*currency != saga.totals.currency || *amount != saga.totals.total())
+        {
+            return Some(Failure::new(
+                FailureReason::PriceChanged,
+                format!(
+                    "the total is now {} {} (expected {} {})",
+                    saga.totals.total(),
+                    saga.totals.currency,
+                    amount,
+                    currency
+                ),
+                State::Pending,
+            ));
         }
         None
     }

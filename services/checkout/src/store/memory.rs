@@ -10,14 +10,17 @@ use uuid::Uuid;
 use super::{CheckoutStore, Created, Cursor, StoreError, matches};
 use crate::domain::{CheckoutFilter, Saga};
 
-/// Sagas in a map, each with its lease (owner, until).
+/// A saga and its lease: owner and until when.
+type Leased = (Saga, Uuid, DateTime<Utc>);
+
+/// Sagas in a map, each with its lease.
 #[derive(Default)]
 pub struct MemoryStore {
-    sagas: Mutex<HashMap<Uuid, (Saga, Uuid, DateTime<Utc>)>>,
+    sagas: Mutex<HashMap<Uuid, Leased>>,
 }
 
 impl MemoryStore {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<Uuid, (Saga, Uuid, DateTime<Utc>)>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<Uuid, Leased>) -> T) -> T {
         f(&mut self.sagas.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -98,7 +101,7 @@ impl CheckoutStore for MemoryStore {
                 .filter(|s| matches(s, filter, after.as_ref()))
                 .cloned()
                 .collect();
-            found.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+            found.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
             found.truncate(limit);
             Ok(found)
         })
