@@ -174,6 +174,13 @@ impl Delivery {
     }
 }
 
+/// The current time in UTC at the storage's precision (microseconds), so a delivery
+/// reads back equal to what was written.
+pub fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound as _;
+    Utc::now().trunc_subsecs(6)
+}
+
 /// Longest wait between two attempts.
 const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(3600);
 

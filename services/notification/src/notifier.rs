@@ -107,7 +107,7 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
         }
         let template = templates::find(notice.template)
             .ok_or_else(|| HandlingError::Reject(format!("no template {}", notice.template)))?;
-        let now = Utc::now();
+        let now = domain::now();
         let deliveries = match notice.audience {
             Audience::User(user) => match self.directory.lookup(user).await {
                 Ok(Some(recipient)) => self
@@ -168,7 +168,7 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
             request_id: request_id.clone(),
             fingerprint: fingerprint.clone(),
         };
-        let now = Utc::now();
+        let now = domain::now();
         let deliveries = match (&request.recipient, request.user_id) {
             (Some(address), _) => {
                 let [channel] = request.channels[..] else {
@@ -363,7 +363,7 @@ impl<S: NotificationStore> Dispatcher<S> {
     pub async fn run_once(&self) -> Result<usize, crate::store::StoreError> {
         let mut attempted = 0;
         loop {
-            let now = Utc::now();
+            let now = domain::now();
             let lease_until = now
                 + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(1));
             let due = self.store.claim_due(now, lease_until, self.batch).await?;
@@ -385,7 +385,7 @@ impl<S: NotificationStore> Dispatcher<S> {
                     SendError::Transient(reason) => (reason, true),
                     SendError::Permanent(reason) => (reason, false),
                 });
-                delivery.attempted(Utc::now(), outcome, self.backoff);
+                delivery.attempted(domain::now(), outcome, self.backoff);
                 self.store.save_attempt(&delivery).await?;
                 attempted += 1;
             }
