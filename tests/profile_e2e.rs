@@ -597,3 +597,59 @@ async fn the_embedded_default_serves_profiles_addresses_and_preferences() {
         .unwrap();
     assert_eq!(profile.id, asha_id);
 }
+
+/// The signed-in user's profile once its display name is `name` (profile reacts to
+/// identity's UserRegistered).
+async fn profile_named(mandi: &Mandi, name: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let profile = mandi
+            .profile()
+            .get_profile(GetProfileRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .profile
+            .unwrap();
+        if profile.display_name == name {
+            assert!(profile.create_time.is_some(), "the profile is stored");
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the profile of a new account never got its registered name"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn registering_creates_a_profile_on_the_embedded_default() {
+    let server = mesh::start("all", vec![]);
+    let mandi = client(&server);
+    sign_up(&mandi, "new-user@example.com").await;
+    profile_named(&mandi, "Test User").await;
+}
+
+#[tokio::test]
+async fn registering_creates_a_profile_through_kafka() {
+    let brokers =
+        std::env::var("MANDI_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    std::net::TcpStream::connect(brokers.split(',').next().unwrap())
+        .unwrap_or_else(|e| panic!("no Kafka broker at {brokers} ({e}); start one with `make up`"));
+    let mut env = mesh::real_identity().await;
+    env.push((
+        "MANDI_PROFILE__DATABASE_URL",
+        mandi_testkit::fresh_database().await,
+    ));
+    env.push(("MANDI_KAFKA__BROKERS", brokers));
+    // A consumer group of this test's own: other servers on the broker have their own.
+    env.push((
+        "MANDI_KAFKA__GROUP_PREFIX",
+        format!("{}.", Uuid::now_v7().simple()),
+    ));
+    let server = mesh::start("identity,profile", env);
+    let mandi = client(&server);
+    sign_up(&mandi, "kafka-user@example.com").await;
+    profile_named(&mandi, "Test User").await;
+}

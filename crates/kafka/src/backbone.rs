@@ -20,6 +20,9 @@ pub struct EventsConfig {
     pub brokers: Option<String>,
     /// `MANDI_KAFKA__PARTITIONS`: partitions of topics a service creates (default 3).
     pub partitions: i32,
+    /// `MANDI_KAFKA__GROUP_PREFIX`: put before every consumer group name (default empty),
+    /// so deployments or test runs sharing a broker do not share groups.
+    pub group_prefix: String,
 }
 
 impl EventsConfig {
@@ -39,6 +42,7 @@ impl EventsConfig {
         Ok(Self {
             brokers,
             partitions,
+            group_prefix: env.get_or("MANDI_KAFKA__GROUP_PREFIX", String::new())?,
         })
     }
 
@@ -62,9 +66,10 @@ impl EventsConfig {
     /// configured, else on this process's bus. The task runs as long as the process.
     pub async fn consume<H: EventHandler>(
         &self,
-        settings: ConsumerSettings,
+        mut settings: ConsumerSettings,
         handler: H,
     ) -> Result<tokio::task::JoinHandle<()>, KafkaError> {
+        settings.group_id = format!("{}{}", self.group_prefix, settings.group_id);
         let group = settings.group_id.clone();
         match &self.brokers {
             None => {

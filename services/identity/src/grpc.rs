@@ -3,8 +3,12 @@
 
 use std::sync::Arc;
 
+use mandi_kafka::Publisher;
 use mandi_runtime::auth::{Policy, caller, roles};
 use mandi_runtime::errors;
+use mandi_runtime::events::{envelope, publish_envelope};
+use mandi_sdk::proto::mandi::events::v1::UserRegistered;
+use mandi_sdk::proto::mandi::events::v1::event_envelope::Payload;
 use mandi_sdk::proto::mandi::identity::v1 as pb;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -34,15 +38,41 @@ pub const POLICIES: &[(&str, Policy)] = &[
 pub struct IdentityGrpc<S, A> {
     identity: Arc<Identity<S, A>>,
     trust_forwarded_for: bool,
+    events: Publisher,
 }
 
 impl<S, A> IdentityGrpc<S, A> {
     /// Serves `identity`. With `trust_forwarded_for`, throttling keys sources on the first
     /// `x-forwarded-for` address (set it only behind a proxy that overwrites the header).
-    pub fn new(identity: Arc<Identity<S, A>>, trust_forwarded_for: bool) -> Self {
+    /// New accounts are announced (UserRegistered) through `events`.
+    pub fn new(
+        identity: Arc<Identity<S, A>>,
+        trust_forwarded_for: bool,
+        events: Publisher,
+    ) -> Self {
         Self {
             identity,
             trust_forwarded_for,
+            events,
+        }
+    }
+
+    /// Announces a new account. After the account is stored, and best effort: a failure is
+    /// logged, never the caller's error (the account exists; profile also creates profiles
+    /// on first access). A retried Register announces again, which consumers tolerate.
+    async fn announce(&self, user: &pb::User) {
+        let event = envelope("identity", "user", user.id.clone(), |meta| {
+            Payload::UserRegistered(UserRegistered {
+                event_id: meta.event_id,
+                occur_time: Some(meta.occur_time),
+                user_id: user.id.clone(),
+                display_name: user.name.clone(),
+                email: user.email.clone(),
+                role: user.role,
+            })
+        });
+        if let Err(error) = publish_envelope(&self.events, event).await {
+            tracing::warn!(%error, user_id = %user.id, "UserRegistered not published");
         }
     }
 
@@ -79,9 +109,9 @@ impl<S: IdentityStore, A: AttemptCounter> pb::identity_service_server::IdentityS
             .register(registration, request_id)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(pb::RegisterResponse {
-            user: Some(user_to_proto(&user)),
-        }))
+        let user = user_to_proto(&user);
+        self.announce(&user).await;
+        Ok(Response::new(pb::RegisterResponse { user: Some(user) }))
     }
 
     async fn login(

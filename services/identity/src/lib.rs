@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::routing::get;
+use mandi_kafka::EventsConfig;
 use mandi_runtime::config::{ConfigError, Env};
 use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::identity::v1::identity_service_server::IdentityServiceServer;
@@ -56,6 +57,8 @@ pub struct IdentityConfig {
     pub argon2: (u32, u32),
     /// `MANDI_IDENTITY__TRUST_FORWARDED_FOR`: key throttling on x-forwarded-for.
     pub trust_forwarded_for: bool,
+    /// Where UserRegistered goes: Kafka with `MANDI_KAFKA__BROKERS`, else in process.
+    pub events: EventsConfig,
 }
 
 impl IdentityConfig {
@@ -105,6 +108,7 @@ impl IdentityConfig {
                 env.get_or("MANDI_IDENTITY__ARGON2_ITERATIONS", 2)?,
             ),
             trust_forwarded_for: env.get_or("MANDI_IDENTITY__TRUST_FORWARDED_FOR", false)?,
+            events: EventsConfig::from_env(env)?,
         })
     }
 }
@@ -200,8 +204,14 @@ async fn build<S: IdentityStore, A: AttemptCounter>(
             }
         }),
     );
-    let service =
-        IdentityServiceServer::new(IdentityGrpc::new(identity, config.trust_forwarded_for));
+    let service = IdentityServiceServer::new(IdentityGrpc::new(
+        identity,
+        config.trust_forwarded_for,
+        config
+            .events
+            .publisher("identity")
+            .context("cannot create identity's event publisher")?,
+    ));
     Ok(Module::new(service, grpc::POLICIES).with_admin_routes(jwks_route))
 }
 

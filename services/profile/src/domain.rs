@@ -16,7 +16,7 @@ pub use address::{
 pub use formats::{validate_phone, validate_postal_code};
 pub use mask::UpdateMask;
 pub use preferences::{Channel, DeliveryWindow, PreferenceValues, Preferences, PreferencesPatch};
-pub use profile::{Profile, ProfilePatch};
+pub use profile::{MAX_DISPLAY_NAME_CHARS, Profile, ProfilePatch};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

@@ -7,17 +7,21 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod new_users;
 pub mod store;
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use mandi_kafka::EventsConfig;
+use mandi_kafka::consumer::ConsumerSettings;
 use mandi_runtime::config::{ConfigError, Env};
 use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::profile::v1::profile_service_server::ProfileServiceServer;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::grpc::ProfileGrpc;
+use crate::new_users::NewUsers;
 use crate::store::ProfileStore;
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgStore;
@@ -42,15 +46,20 @@ pub enum Backends {
 pub struct ProfileConfig {
     /// Storage backend.
     pub backends: Backends,
+    /// Where identity's UserRegistered comes from: Kafka with `MANDI_KAFKA__BROKERS`, else
+    /// this process's bus.
+    pub events: EventsConfig,
 }
 
 impl ProfileConfig {
     /// Reads profile's settings; `embedded` selects the in-memory backend, otherwise
     /// `MANDI_PROFILE__DATABASE_URL` must name a PostgreSQL database.
     pub fn from_env(env: &Env, embedded: bool) -> Result<Self, ConfigError> {
+        let events = EventsConfig::from_env(env)?;
         if embedded {
             return Ok(Self {
                 backends: Backends::Memory,
+                events,
             });
         }
         let url: String = env.require(
@@ -72,6 +81,7 @@ impl ProfileConfig {
             backends: Backends::Real {
                 database_url: url.into(),
             },
+            events,
         })
     }
 }
@@ -79,18 +89,31 @@ impl ProfileConfig {
 /// Builds profile with its configured backend.
 pub async fn module(config: ProfileConfig) -> anyhow::Result<Module> {
     match &config.backends {
-        Backends::Memory => Ok(build(MemoryStore::default())),
+        Backends::Memory => Ok(build(MemoryStore::default(), &config.events)),
         Backends::Real { database_url } => {
             let store = PgStore::connect(database_url.expose_secret())
                 .await
                 .context("cannot open profile's PostgreSQL database")?;
-            Ok(build(store))
+            Ok(build(store, &config.events))
         }
     }
 }
 
-fn build<S: ProfileStore>(store: S) -> Module {
-    let service = ProfileServiceServer::new(ProfileGrpc::new(Arc::new(store)));
+fn build<S: ProfileStore>(store: S, events: &EventsConfig) -> Module {
+    let store = Arc::new(store);
+    let (events, new_users) = (events.clone(), NewUsers(store.clone()));
+    tokio::spawn(async move {
+        let settings = ConsumerSettings {
+            group_id: "profile".into(),
+            topics: vec![mandi_runtime::events::topic("identity")],
+            max_attempts: 5,
+            first_backoff: std::time::Duration::from_millis(200),
+        };
+        if let Err(error) = events.consume(settings, new_users).await {
+            tracing::error!(%error, "profile cannot consume identity's events");
+        }
+    });
+    let service = ProfileServiceServer::new(ProfileGrpc::new(store));
     Module::new(service, grpc::POLICIES)
 }
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{ProfileError, UpdateMask, Violations, validate_phone};
 
 /// Longest display name.
-const MAX_DISPLAY_NAME_CHARS: usize = 100;
+pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
 /// Longest avatar link.
 const MAX_AVATAR_URL_CHARS: usize = 2048;
 
