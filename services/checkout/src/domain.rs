@@ -325,7 +325,77 @@ pub struct Saga {
     pub version: i64,
 }
 
+/// What a checkout was asked to do, fixed when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The checkout id.
+    pub id: Uuid,
+    /// The shopper.
+    pub user_id: Uuid,
+    /// The cart.
+    pub cart_id: String,
+    /// Fingerprint of the StartCheckout request.
+    pub request_fingerprint: String,
+    /// Where to deliver.
+    pub destination: Destination,
+    /// Chosen slot.
+    pub slot_id: String,
+    /// How the shopper pays.
+    pub method: PaymentMethod,
+    /// Last four digits of the card; empty for cash on delivery.
+    pub card_last4: String,
+    /// The lines as priced.
+    pub lines: Vec<Line>,
+    /// What it charges.
+    pub totals: Totals,
+}
+
 impl Saga {
+    /// A new saga for `request`, PENDING since `at`, nothing done yet.
+    pub fn pending(request: Request, at: DateTime<Utc>) -> Self {
+        let Request {
+            id,
+            user_id,
+            cart_id,
+            request_fingerprint,
+            destination,
+            slot_id,
+            method,
+            card_last4,
+            lines,
+            totals,
+        } = request;
+        let mut saga = Self {
+            id,
+            user_id,
+            cart_id,
+            request_fingerprint,
+            destination,
+            slot_id,
+            method,
+            card_last4,
+            lines,
+            totals,
+            state: State::Pending,
+            done: Vec::new(),
+            started: Vec::new(),
+            running: None,
+            undone: Vec::new(),
+            order_id: None,
+            order_status: 0,
+            payment_id: None,
+            payment_status: 0,
+            failure: None,
+            timeline: Vec::new(),
+            created_at: at,
+            updated_at: at,
+            completed_at: None,
+            version: 0,
+        };
+        saga.enter(State::Pending, "cart priced", at);
+        saga
+    }
+
     /// Whether `step` is done.
     pub fn has_done(&self, step: Step) -> bool {
         self.done.contains(&step)

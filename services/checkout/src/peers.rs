@@ -172,6 +172,30 @@ impl Peers {
     }
 }
 
+/// A destination as the contracts carry it (order's CreateOrder, the checkout itself).
+pub fn destination_to_proto(
+    d: &crate::domain::Destination,
+) -> mandi_sdk::proto::mandi::common::v1::DeliveryDestination {
+    use mandi_sdk::proto::mandi::common::v1::{Address, DeliveryDestination, GeoPoint};
+    DeliveryDestination {
+        address: Some(Address {
+            line1: d.line1.clone(),
+            line2: d.line2.clone(),
+            city: d.city.clone(),
+            region: d.region.clone(),
+            postal_code: d.postal_code.clone(),
+            country_code: d.country_code.clone(),
+            geo: d.geo.map(|(latitude_e6, longitude_e6)| GeoPoint {
+                latitude_e6,
+                longitude_e6,
+            }),
+        }),
+        recipient_name: d.recipient_name.clone(),
+        recipient_phone: d.recipient_phone.clone(),
+        delivery_instructions: d.instructions.clone(),
+    }
+}
+
 /// `message` as a request carrying `bearer` (the shopper's `authorization` value).
 pub fn as_shopper<T>(message: T, bearer: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

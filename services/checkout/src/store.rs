@@ -85,47 +85,6 @@ pub trait CheckoutStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Saga>, StoreError>> + Send;
 }
 
-impl<S: CheckoutStore> CheckoutStore for std::sync::Arc<S> {
-    async fn create(
-        &self,
-        saga: &Saga,
-        owner: Uuid,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Created, StoreError> {
-        (**self).create(saga, owner, lease_until).await
-    }
-    async fn get(&self, id: Uuid) -> Result<Option<Saga>, StoreError> {
-        (**self).get(id).await
-    }
-    async fn save(
-        &self,
-        saga: &Saga,
-        owner: Uuid,
-        lease_until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        (**self).save(saga, owner, lease_until).await
-    }
-    async fn claim_unfinished(
-        &self,
-        owner: Uuid,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Saga>, StoreError> {
-        (**self)
-            .claim_unfinished(owner, now, lease_until, limit)
-            .await
-    }
-    async fn list(
-        &self,
-        filter: &CheckoutFilter,
-        after: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Vec<Saga>, StoreError> {
-        (**self).list(filter, after, limit).await
-    }
-}
-
 /// Whether `saga` passes `filter` and comes after `after` (newest first).
 pub(crate) fn matches(saga: &Saga, filter: &CheckoutFilter, after: Option<&Cursor>) -> bool {
     filter.user_id.is_none_or(|u| u == saga.user_id)

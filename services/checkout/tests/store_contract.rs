@@ -3,11 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
-use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use mandi_checkout::domain::{
-    CheckoutFilter, Destination, PaymentMethod, Saga, State, Step, Totals,
+    CheckoutFilter, Destination, PaymentMethod, Request, Saga, State, Step, Totals,
 };
 use mandi_checkout::store::memory::MemoryStore;
 use mandi_checkout::store::postgres::PgStore;
@@ -20,11 +19,11 @@ trait Backend: Send + Sync + 'static {
     fn open(&self) -> impl Future<Output = Self::Store> + Send;
 }
 
-struct Memory(Arc<MemoryStore>);
+struct Memory(MemoryStore);
 
 impl Backend for Memory {
-    type Store = Arc<MemoryStore>;
-    async fn open(&self) -> Arc<MemoryStore> {
+    type Store = MemoryStore;
+    async fn open(&self) -> MemoryStore {
         self.0.clone()
     }
 }
@@ -44,49 +43,34 @@ fn now() -> chrono::DateTime<Utc> {
 }
 
 fn saga(user: Uuid) -> Saga {
-    let at = now();
-    let mut saga = Saga {
-        id: Uuid::now_v7(),
-        user_id: user,
-        cart_id: "cart-1".into(),
-        request_fingerprint: "f".into(),
-        destination: Destination {
-            line1: "12 MG Road".into(),
-            city: "Bengaluru".into(),
-            postal_code: "560001".into(),
-            country_code: "IN".into(),
-            recipient_name: "Asha".into(),
-            recipient_phone: "+919812345678".into(),
-            ..Default::default()
+    Saga::pending(
+        Request {
+            id: Uuid::now_v7(),
+            user_id: user,
+            cart_id: "cart-1".into(),
+            request_fingerprint: "f".into(),
+            destination: Destination {
+                line1: "12 MG Road".into(),
+                city: "Bengaluru".into(),
+                postal_code: "560001".into(),
+                country_code: "IN".into(),
+                recipient_name: "Asha".into(),
+                recipient_phone: "+919812345678".into(),
+                ..Default::default()
+            },
+            slot_id: String::new(),
+            method: PaymentMethod::Card,
+            card_last4: "4242".into(),
+            lines: Vec::new(),
+            totals: Totals {
+                currency: "INR".into(),
+                subtotal: 10_000,
+                delivery_fee: 2_500,
+                tax: 0,
+            },
         },
-        slot_id: String::new(),
-        method: PaymentMethod::Card,
-        card_last4: "4242".into(),
-        lines: Vec::new(),
-        totals: Totals {
-            currency: "INR".into(),
-            subtotal: 10_000,
-            delivery_fee: 2_500,
-            tax: 0,
-        },
-        state: State::Pending,
-        done: Vec::new(),
-        started: Vec::new(),
-        running: None,
-        undone: Vec::new(),
-        order_id: None,
-        order_status: 0,
-        payment_id: None,
-        payment_status: 0,
-        failure: None,
-        timeline: Vec::new(),
-        created_at: at,
-        updated_at: at,
-        completed_at: None,
-        version: 0,
-    };
-    saga.enter(State::Pending, "cart priced", at);
-    saga
+        now(),
+    )
 }
 
 fn later(seconds: i64) -> chrono::DateTime<Utc> {

@@ -2,39 +2,26 @@
 use super::*;
 
 fn saga(method: PaymentMethod) -> Saga {
-    let at = Utc::now();
-    Saga {
-        id: Uuid::now_v7(),
-        user_id: Uuid::now_v7(),
-        cart_id: "c".into(),
-        request_fingerprint: String::new(),
-        destination: Destination::default(),
-        slot_id: String::new(),
-        method,
-        card_last4: String::new(),
-        lines: Vec::new(),
-        totals: Totals {
-            currency: "INR".into(),
-            subtotal: 10_000,
-            delivery_fee: 2_500,
-            tax: 500,
+    Saga::pending(
+        Request {
+            id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            cart_id: "c".into(),
+            request_fingerprint: String::new(),
+            destination: Destination::default(),
+            slot_id: String::new(),
+            method,
+            card_last4: String::new(),
+            lines: Vec::new(),
+            totals: Totals {
+                currency: "INR".into(),
+                subtotal: 10_000,
+                delivery_fee: 2_500,
+                tax: 500,
+            },
         },
-        state: State::Pending,
-        done: Vec::new(),
-        started: Vec::new(),
-        running: None,
-        undone: Vec::new(),
-        order_id: None,
-        order_status: 0,
-        payment_id: None,
-        payment_status: 0,
-        failure: None,
-        timeline: Vec::new(),
-        created_at: at,
-        updated_at: at,
-        completed_at: None,
-        version: 0,
-    }
+        Utc::now(),
+    )
 }
 
 #[test]

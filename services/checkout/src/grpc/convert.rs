@@ -2,12 +2,13 @@
 //! and a saga shown as a `Checkout`.
 
 use mandi_sdk::proto::mandi::checkout::v1 as pb;
-use mandi_sdk::proto::mandi::common::v1::{Address, DeliveryDestination, GeoPoint, Money};
+use mandi_sdk::proto::mandi::common::v1::Money;
 use mandi_sdk::proto::mandi::inventory::v1::ShortLine;
 use mandi_sdk::proto::mandi::payment::v1::PaymentMethod as PbMethod;
 use uuid::Uuid;
 
 use crate::domain::{Destination, Failure, FailureReason, PaymentMethod, Saga, State};
+use crate::peers::destination_to_proto;
 use crate::saga::{Card, DestinationChoice, NewCheckout};
 
 /// Longest ids and references accepted.
@@ -230,29 +231,12 @@ pub fn checkout_to_proto(saga: &Saga) -> pb::Checkout {
             amount_minor: amount,
         })
     };
-    let d = &saga.destination;
     pb::Checkout {
         name: format!("checkouts/{}", saga.id),
         id: saga.id.to_string(),
         user_id: saga.user_id.to_string(),
         cart_id: saga.cart_id.clone(),
-        destination: Some(DeliveryDestination {
-            address: Some(Address {
-                line1: d.line1.clone(),
-                line2: d.line2.clone(),
-                city: d.city.clone(),
-                region: d.region.clone(),
-                postal_code: d.postal_code.clone(),
-                country_code: d.country_code.clone(),
-                geo: d.geo.map(|(latitude_e6, longitude_e6)| GeoPoint {
-                    latitude_e6,
-                    longitude_e6,
-                }),
-            }),
-            recipient_name: d.recipient_name.clone(),
-            recipient_phone: d.recipient_phone.clone(),
-            delivery_instructions: d.instructions.clone(),
-        }),
+        destination: Some(destination_to_proto(&saga.destination)),
         delivery_slot_id: saga.slot_id.clone(),
         payment_method: match saga.method {
             PaymentMethod::Card => PbMethod::Card,

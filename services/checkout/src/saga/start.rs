@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Card, CheckoutError, Orchestrator, lock, now};
 use crate::domain::{
-    Destination, Failure, FailureReason, Line, PaymentMethod, Saga, State, Totals,
+    Destination, Failure, FailureReason, Line, PaymentMethod, Request, Saga, State, Totals,
 };
 use crate::peers::{CallError, as_shopper, call};
 use crate::store::{CheckoutStore, Created};
@@ -88,47 +88,29 @@ impl<S: CheckoutStore> Orchestrator<S> {
         }
         let at = now();
         let (lines, totals) = self.price(&cart);
-        let mut saga = Saga {
-            id: new.id,
-            user_id: user,
-            cart_id: cart.id.clone(),
-            request_fingerprint: new.fingerprint.clone(),
-            destination,
-            slot_id: new.slot_id.clone(),
-            method: new.method,
-            card_last4: new
-                .card
-                .as_ref()
-                .map(|c| {
-                    c.token
-                        .chars()
-                        .rev()
-                        .take(4)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect()
-                })
-                .unwrap_or_default(),
-            lines,
-            totals,
-            state: State::Pending,
-            done: Vec::new(),
-            started: Vec::new(),
-            running: None,
-            undone: Vec::new(),
-            order_id: None,
-            order_status: 0,
-            payment_id: None,
-            payment_status: 0,
-            failure: None,
-            timeline: Vec::new(),
-            created_at: at,
-            updated_at: at,
-            completed_at: None,
-            version: 0,
-        };
-        saga.enter(State::Pending, "cart priced", at);
+        let card_last4 = new
+            .card
+            .as_ref()
+            .map(|c| {
+                let start = c.token.len().saturating_sub(4);
+                c.token.get(start..).unwrap_or_default().to_owned()
+            })
+            .unwrap_or_default();
+        let mut saga = Saga::pending(
+            Request {
+                id: new.id,
+                user_id: user,
+                cart_id: cart.id.clone(),
+                request_fingerprint: new.fingerprint.clone(),
+                destination,
+                slot_id: new.slot_id.clone(),
+                method: new.method,
+                card_last4,
+                lines,
+                totals,
+            },
+            at,
+        );
         if let Some(failure) = self.refusal(&cart, &saga, &new) {
             // Nothing was created: the checkout ends at once, failed.
             saga.failure = Some(failure.clone());

@@ -4,7 +4,7 @@
 //! status changes and the cart by UUIDs derived from the checkout id.
 
 use mandi_sdk::proto::mandi::cart::v1::ClearCartRequest;
-use mandi_sdk::proto::mandi::common::v1::{Address, DeliveryDestination, GeoPoint, Money};
+use mandi_sdk::proto::mandi::common::v1::Money;
 use mandi_sdk::proto::mandi::inventory::v1::{
     CommitRequest, ReleaseRequest, ReservationLine, ReserveRequest,
 };
@@ -24,7 +24,7 @@ use super::{Orchestrator, payment_failure};
 use crate::domain::{
     Failure, FailureReason, PaymentMethod, Saga, ShortLine, State, Step, derived_key,
 };
-use crate::peers::{CallError, as_shopper, call};
+use crate::peers::{CallError, as_shopper, call, destination_to_proto};
 use crate::store::CheckoutStore;
 
 /// A step's outcome: a note when done, or the failure to compensate.
@@ -56,7 +56,6 @@ impl<S: CheckoutStore> Orchestrator<S> {
     }
 
     async fn create_order(&self, saga: &mut Saga) -> Outcome {
-        let d = &saga.destination;
         let request = CreateOrderRequest {
             user_id: saga.user_id.to_string(),
             checkout_id: saga.id.to_string(),
@@ -74,23 +73,7 @@ impl<S: CheckoutStore> Orchestrator<S> {
                     line_total: None,
                 })
                 .collect(),
-            destination: Some(DeliveryDestination {
-                address: Some(Address {
-                    line1: d.line1.clone(),
-                    line2: d.line2.clone(),
-                    city: d.city.clone(),
-                    region: d.region.clone(),
-                    postal_code: d.postal_code.clone(),
-                    country_code: d.country_code.clone(),
-                    geo: d.geo.map(|(latitude_e6, longitude_e6)| GeoPoint {
-                        latitude_e6,
-                        longitude_e6,
-                    }),
-                }),
-                recipient_name: d.recipient_name.clone(),
-                recipient_phone: d.recipient_phone.clone(),
-                delivery_instructions: d.instructions.clone(),
-            }),
+            destination: Some(destination_to_proto(&saga.destination)),
             delivery_slot: None,
             delivery_fee: self.money(saga, saga.totals.delivery_fee),
             tax: self.money(saga, saga.totals.tax),

@@ -2,7 +2,7 @@
 //! reference. State is lost with the process, so recovery only matters with PostgreSQL.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -13,10 +13,10 @@ use crate::domain::{CheckoutFilter, Saga};
 /// A saga and its lease: owner and until when.
 type Leased = (Saga, Uuid, DateTime<Utc>);
 
-/// Sagas in a map, each with its lease.
-#[derive(Default)]
+/// Sagas in a map, each with its lease. Clones share the map.
+#[derive(Clone, Default)]
 pub struct MemoryStore {
-    sagas: Mutex<HashMap<Uuid, Leased>>,
+    sagas: Arc<Mutex<HashMap<Uuid, Leased>>>,
 }
 
 impl MemoryStore {
