@@ -14,6 +14,9 @@ use rdkafka::Message as _;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 
+use mandi_runtime::events::continue_trace;
+use tracing::Instrument as _;
+
 use crate::headers;
 use crate::{KafkaConfig, KafkaError, KafkaPublisher, dead_letter_topic};
 
@@ -250,8 +253,14 @@ pub(crate) async fn attempt<H: EventHandler>(
     let attempts = settings.max_attempts.max(1);
     let mut backoff = settings.first_backoff;
     let mut attempt = 1;
+    let span = tracing::info_span!(
+        "event.handle",
+        event_type = %event.envelope.r#type,
+        event_id = %event.envelope.event_id
+    );
+    continue_trace(&span, &event.headers);
     loop {
-        match handler.handle(event).await {
+        match handler.handle(event).instrument(span.clone()).await {
             Ok(()) => return Verdict::Handled,
             Err(HandlingError::Reject(reason)) => {
                 return Verdict::GiveUp(format!("rejected: {reason}"));

@@ -147,6 +147,30 @@ pub fn current_trace_headers() -> Vec<(String, String)> {
     headers.0
 }
 
+/// Makes `span` a child of the W3C trace context in `headers` (an outbox row's, or a
+/// consumed record's), so work done for an event joins the trace that caused it.
+pub fn continue_trace(span: &tracing::Span, headers: &[(String, String)]) {
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(headers))
+    });
+    let _ = span.set_parent(parent);
+}
+
+struct HeaderExtractor<'a>(&'a [(String, String)]);
+
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_str()).collect()
+    }
+}
+
 struct HeaderInjector(Vec<(String, String)>);
 
 impl opentelemetry::propagation::Injector for HeaderInjector {
@@ -336,6 +360,33 @@ mod tests {
             .map(|(_, value)| value.as_str())
             .expect("a traceparent header");
         assert!(traceparent.starts_with("00-"), "{traceparent}");
+    }
+
+    #[test]
+    fn work_on_an_event_continues_the_trace_in_its_headers() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _default = tracing::subscriber::set_default(subscriber);
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let headers = vec![(
+            "traceparent".to_owned(),
+            format!("00-{trace_id}-00f067aa0ba902b7-01"),
+        )];
+
+        let span = tracing::info_span!("handle");
+        continue_trace(&span, &headers);
+        let inside = span.in_scope(current_trace_headers);
+
+        let traceparent = &inside
+            .iter()
+            .find(|(key, _)| key == "traceparent")
+            .expect("a traceparent inside the span")
+            .1;
+        assert!(traceparent.contains(trace_id), "{traceparent}");
     }
 
     #[test]

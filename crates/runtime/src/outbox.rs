@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use mandi_sdk::proto::mandi::events::v1::EventEnvelope;
 use tracing::Instrument as _;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::events::{EventPublisher, publish_envelope};
+use crate::events::{EventPublisher, continue_trace, publish_envelope};
 
 /// An event waiting in an outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,10 +114,7 @@ impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
             event_type = %record.envelope.r#type,
             aggregate_id = %record.envelope.aggregate_id
         );
-        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.extract(&HeaderExtractor(&record.trace_headers))
-        });
-        let _ = span.set_parent(parent);
+        continue_trace(&span, &record.trace_headers);
         publish_envelope(&self.publisher, record.envelope.clone())
             .instrument(span)
             .await
@@ -139,21 +135,6 @@ impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
                 }
             }
         })
-    }
-}
-
-struct HeaderExtractor<'a>(&'a [(String, String)]);
-
-impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.iter().map(|(k, _)| k.as_str()).collect()
     }
 }
 
