@@ -25,6 +25,8 @@ pub enum Target {
     Payment,
     /// mandi.checkout.v1.CheckoutService
     Checkout,
+    /// mandi.notification.v1.NotificationService
+    Notification,
 }
 
 /// Every implemented target, in start order.
@@ -37,6 +39,7 @@ pub const ALL: &[Target] = &[
     Target::Order,
     Target::Payment,
     Target::Checkout,
+    Target::Notification,
 ];
 
 impl Target {
@@ -51,6 +54,7 @@ impl Target {
             Target::Order => "order",
             Target::Payment => "payment",
             Target::Checkout => "checkout",
+            Target::Notification => "notification",
         }
     }
 
@@ -120,6 +124,8 @@ pub enum Prepared {
     Payment(mandi_payment::PaymentConfig),
     /// checkout's settings.
     Checkout(mandi_checkout::CheckoutConfig),
+    /// notification's settings.
+    Notification(mandi_notification::NotificationConfig),
 }
 
 /// Reads the configuration of every selected target.
@@ -128,6 +134,10 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
     if selection.embedded && selection.targets.contains(&Target::Checkout) {
         // The embedded checkout signs in with a secret made for this process.
         mandi_checkout::embed_client_secret(&mut env)?;
+    }
+    if selection.embedded && selection.targets.contains(&Target::Notification) {
+        // So does the embedded notification, to look users up in identity and profile.
+        mandi_notification::embed_client_secret(&mut env)?;
     }
     let env = &env;
     selection
@@ -162,6 +172,9 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
             )?)),
             Target::Checkout => Ok(Prepared::Checkout(
                 mandi_checkout::CheckoutConfig::from_env(env, selection.embedded)?,
+            )),
+            Target::Notification => Ok(Prepared::Notification(
+                mandi_notification::NotificationConfig::from_env(env, selection.embedded)?,
             )),
         })
         .collect()
@@ -221,6 +234,20 @@ pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Resul
                 }
                 &[]
             }
+            Prepared::Notification(config) => &[
+                (
+                    config.identity_endpoint.is_none(),
+                    Target::Identity,
+                    "MANDI_NOTIFICATION__IDENTITY_ENDPOINT",
+                    "the identity service's URL, for users' email addresses",
+                ),
+                (
+                    config.profile_endpoint.is_none(),
+                    Target::Profile,
+                    "MANDI_NOTIFICATION__PROFILE_ENDPOINT",
+                    "the profile service's URL, for phones and channel preferences",
+                ),
+            ],
             _ => &[],
         };
         if let Some((_, _, var, hint)) = needs
@@ -277,6 +304,16 @@ pub fn point_at_self(
                 let endpoints: Vec<&str> = endpoints.iter().map(String::as_str).collect();
                 config.peer_tls = client_tls(&endpoints)?;
             }
+            Prepared::Notification(config) => {
+                let identity = config
+                    .identity_endpoint
+                    .get_or_insert_with(|| self_url.to_owned())
+                    .clone();
+                let profile = config
+                    .profile_endpoint
+                    .get_or_insert_with(|| self_url.to_owned());
+                config.peer_tls = client_tls(&[&identity, profile])?;
+            }
             _ => {}
         }
     }
@@ -296,6 +333,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
             Prepared::Order(config) => mandi_order::module(config).await?,
             Prepared::Payment(config) => mandi_payment::module(config).await?,
             Prepared::Checkout(config) => mandi_checkout::module(config).await?,
+            Prepared::Notification(config) => mandi_notification::module(config).await?,
         });
     }
     Ok(modules)
@@ -325,7 +363,7 @@ mod tests {
         assert!(err.contains("\"warp-drive\""), "{err}");
         assert!(
             err.contains(
-                "known: all, identity, profile, catalog, inventory, cart, order, payment, checkout"
+                "known: all, identity, profile, catalog, inventory, cart, order, payment, checkout, notification"
             ),
             "{err}"
         );
