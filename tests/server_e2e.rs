@@ -420,3 +420,43 @@ fn inventory_without_catalog_must_be_told_where_catalog_is() {
         "{stderr}"
     );
 }
+
+#[test]
+fn checkout_alone_must_be_told_where_its_peers_are() {
+    let run = |peers: &[(&str, &str)]| {
+        let output = Command::new(ServerProcess::binary())
+            .env("MANDI_TARGET", "checkout")
+            .env(
+                "MANDI_CHECKOUT__CLIENT_SECRET",
+                "checkout-secret-0123456789",
+            )
+            .env(
+                "MANDI_CHECKOUT__DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/unused",
+            )
+            .env("MANDI_AUTH__IDENTITY_ENDPOINT", "http://127.0.0.1:1")
+            .envs(peers.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(64));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = run(&[("MANDI_CHECKOUT__CLIENT_SECRET", "")]);
+    assert!(stderr.contains("MANDI_CHECKOUT__CLIENT_SECRET"), "{stderr}");
+    // Identity defaults to MANDI_AUTH__IDENTITY_ENDPOINT; order is the first peer missing.
+    let stderr = run(&[]);
+    assert!(
+        stderr.contains("MANDI_CHECKOUT__ORDER_ENDPOINT must be set"),
+        "{stderr}"
+    );
+    let stderr = run(&[
+        ("MANDI_CHECKOUT__ORDER_ENDPOINT", "http://127.0.0.1:1"),
+        ("MANDI_CHECKOUT__INVENTORY_ENDPOINT", "http://127.0.0.1:1"),
+        ("MANDI_CHECKOUT__PAYMENT_ENDPOINT", "http://127.0.0.1:1"),
+        ("MANDI_CHECKOUT__CART_ENDPOINT", "http://127.0.0.1:1"),
+    ]);
+    assert!(
+        stderr.contains("MANDI_CHECKOUT__PROFILE_ENDPOINT must be set"),
+        "{stderr}"
+    );
+}

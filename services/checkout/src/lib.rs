@@ -57,7 +57,7 @@ pub struct CheckoutConfig {
     /// `MANDI_CHECKOUT__CLIENT_SECRET`: the secret identity knows checkout by
     /// (`MANDI_IDENTITY__SERVICE_CLIENTS=checkout=<secret>`). The server fills in a random
     /// one, registered with its own identity, under `--target=all`.
-    pub client_secret: Option<SecretString>,
+    pub client_secret: SecretString,
     /// `MANDI_CHECKOUT__<PEER>_ENDPOINT` for each of [`PEERS`]; the server fills in its own
     /// URL for the peers it runs.
     pub endpoints: [Option<String>; 6],
@@ -86,8 +86,12 @@ impl CheckoutConfig {
                     .into(),
             }
         };
-        let client_secret: Option<String> = env.get("MANDI_CHECKOUT__CLIENT_SECRET")?;
-        if client_secret.as_ref().is_some_and(|s| s.len() < 16) {
+        let client_secret: String = env.require(
+            "MANDI_CHECKOUT__CLIENT_SECRET",
+            "checkout's secret, as registered with identity in \
+             MANDI_IDENTITY__SERVICE_CLIENTS=checkout=<secret>",
+        )?;
+        if client_secret.len() < 16 {
             return Err(invalid(
                 env,
                 "MANDI_CHECKOUT__CLIENT_SECRET",
@@ -173,7 +177,7 @@ impl CheckoutConfig {
         };
         Ok(Self {
             backends,
-            client_secret: client_secret.map(SecretString::from),
+            client_secret: SecretString::from(client_secret),
             endpoints,
             peer_tls: None,
             settings,
@@ -265,13 +269,15 @@ fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
 
 /// Builds checkout with its configured backend and starts its recovery loop.
 pub async fn module(config: CheckoutConfig) -> anyhow::Result<Module> {
+    // Peers first: a configuration error is reported before the database is opened.
+    let peers = peers(&config)?;
     match &config.backends {
-        Backends::Memory => build(MemoryStore::default(), &config),
+        Backends::Memory => Ok(build(MemoryStore::default(), peers, &config)),
         Backends::Real { database_url } => {
             let store = PgStore::connect(database_url.expose_secret())
                 .await
                 .context("cannot open checkout's PostgreSQL database")?;
-            build(store, &config)
+            Ok(build(store, peers, &config))
         }
     }
 }
@@ -295,15 +301,7 @@ pub fn peers(config: &CheckoutConfig) -> Result<Peers, ConfigError> {
         cart: endpoint("cart")?,
         profile: endpoint("profile")?,
     };
-    let secret = config
-        .client_secret
-        .clone()
-        .ok_or_else(|| ConfigError::Missing {
-            var: "MANDI_CHECKOUT__CLIENT_SECRET".into(),
-            hint: "checkout's secret, as registered with identity in \
-                   MANDI_IDENTITY__SERVICE_CLIENTS=checkout=<secret>"
-                .into(),
-        })?;
+    let secret = config.client_secret.clone();
     Peers::new(
         &endpoints,
         secret,
@@ -317,13 +315,13 @@ pub fn peers(config: &CheckoutConfig) -> Result<Peers, ConfigError> {
     })
 }
 
-fn build<S: CheckoutStore>(store: S, config: &CheckoutConfig) -> anyhow::Result<Module> {
-    let orchestrator = Orchestrator::new(store, peers(config)?, config.settings.clone());
+fn build<S: CheckoutStore>(store: S, peers: Peers, config: &CheckoutConfig) -> Module {
+    let orchestrator = Orchestrator::new(store, peers, config.settings.clone());
     // The loop lives as long as the process; its first round resumes what a previous
     // process left unfinished.
     orchestrator.spawn_recovery();
     let service = CheckoutServiceServer::new(CheckoutGrpc::new(orchestrator, config.wait_limit));
-    Ok(Module::new(service, grpc::POLICIES))
+    Module::new(service, grpc::POLICIES)
 }
 
 #[cfg(test)]
@@ -341,9 +339,24 @@ mod tests {
         );
     }
 
+    const SECRET: (&str, &str) = ("MANDI_CHECKOUT__CLIENT_SECRET", "0123456789abcdef");
+
+    #[test]
+    fn the_client_secret_is_required_and_long() {
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let err = CheckoutConfig::from_env(&env, true).err().unwrap();
+        assert!(
+            err.to_string().contains("MANDI_CHECKOUT__CLIENT_SECRET"),
+            "{err}"
+        );
+        let env = Env::from_pairs([("MANDI_CHECKOUT__CLIENT_SECRET", "short")]);
+        let err = CheckoutConfig::from_env(&env, true).err().unwrap();
+        assert!(err.to_string().contains("at least 16"), "{err}");
+    }
+
     #[test]
     fn defaults_retry_each_step_three_times_within_a_thirty_second_lease() {
-        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let env = Env::from_pairs([SECRET]);
         let config = CheckoutConfig::from_env(&env, true).unwrap();
         assert_eq!(config.settings.attempts, 3);
         assert_eq!(config.settings.lease, Duration::from_secs(30));
@@ -354,6 +367,7 @@ mod tests {
     #[test]
     fn a_lease_shorter_than_two_step_timeouts_is_refused() {
         let env = Env::from_pairs([
+            SECRET,
             ("MANDI_CHECKOUT__STEP_TIMEOUT", "10s"),
             ("MANDI_CHECKOUT__LEASE", "15s"),
         ]);
@@ -363,7 +377,7 @@ mod tests {
 
     #[test]
     fn an_unknown_crash_point_lists_the_steps() {
-        let env = Env::from_pairs([("MANDI_CHECKOUT__TEST_CRASH_AFTER", "teleport")]);
+        let env = Env::from_pairs([SECRET, ("MANDI_CHECKOUT__TEST_CRASH_AFTER", "teleport")]);
         let err = CheckoutConfig::from_env(&env, true)
             .err()
             .unwrap()
@@ -396,8 +410,8 @@ mod tests {
     }
 
     #[test]
-    fn missing_peers_and_secret_are_named() {
-        let env = Env::from_pairs(Vec::<(String, String)>::new());
+    fn a_missing_peer_is_named() {
+        let env = Env::from_pairs([SECRET]);
         let config = CheckoutConfig::from_env(&env, true).unwrap();
         let err = peers(&config).err().unwrap().to_string();
         assert!(err.contains("MANDI_CHECKOUT__IDENTITY_ENDPOINT"), "{err}");
