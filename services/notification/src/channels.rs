@@ -109,7 +109,9 @@ impl LogChannel {
         let path = dir.join(format!("{}.jsonl", delivery.channel.name()));
         // One writer at a time keeps lines whole.
         let _guard = self.lock.lock().await;
-        let io = |e: std::io::Error| SendError::Transient(format!("cannot write {}: {e}", path.display()));
+        let io = |e: std::io::Error| {
+            SendError::Transient(format!("cannot write {}: {e}", path.display()))
+        };
         tokio::fs::create_dir_all(dir).await.map_err(io)?;
         let mut file = tokio::fs::OpenOptions::new()
             .create(true)

@@ -139,6 +139,39 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A new PENDING delivery of `rendered` on `channel` to `recipient`, recorded at
+    /// `now`, with no user, values, event or request (callers set those they have).
+    pub fn queued(
+        channel: ChannelKind,
+        recipient: impl Into<String>,
+        template: impl Into<String>,
+        rendered: Rendered,
+        max_attempts: i32,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            user_id: None,
+            channel,
+            recipient: recipient.into(),
+            template: template.into(),
+            data: BTreeMap::new(),
+            subject: rendered.subject,
+            body: rendered.body,
+            html: rendered.html,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            max_attempts: max_attempts.max(1),
+            last_error: String::new(),
+            next_attempt_at: None,
+            event_id: String::new(),
+            request_id: String::new(),
+            created_at: now,
+            updated_at: now,
+            sent_at: None,
+        }
+    }
+
     /// Records the outcome of one attempt made at `now`: sent, or failed with `error`
     /// (`transient` failures are tried again after `backoff` doubled per attempt made,
     /// until `max_attempts`).

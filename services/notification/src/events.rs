@@ -47,8 +47,8 @@ pub fn notice(envelope: &EventEnvelope) -> Result<Option<Notice>, String> {
         return Err("the envelope has no payload".into());
     };
     let customer = |template, user_id: &str, data: Vec<(&str, String)>| {
-        let user = Uuid::parse_str(user_id)
-            .map_err(|_| format!("user_id {user_id:?} is not a UUID"))?;
+        let user =
+            Uuid::parse_str(user_id).map_err(|_| format!("user_id {user_id:?} is not a UUID"))?;
         Ok(Some(Notice {
             audience: Audience::User(user),
             template,
@@ -172,17 +172,20 @@ pub fn money(money: Option<&Money>) -> String {
     };
     let sign = if m.amount_minor < 0 { "-" } else { "" };
     let minor = m.amount_minor.unsigned_abs();
-    format!("{} {sign}{}.{:02}", m.currency_code, minor / 100, minor % 100)
+    format!(
+        "{} {sign}{}.{:02}",
+        m.currency_code,
+        minor / 100,
+        minor % 100
+    )
 }
 
 fn time(t: Option<&prost_types::Timestamp>) -> String {
-    t.and_then(|t| {
-        chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
-    })
-    .map_or_else(
-        || "soon".to_owned(),
-        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    )
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .map_or_else(
+            || "soon".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        )
 }
 
 fn failure_reason(reason: i32) -> String {

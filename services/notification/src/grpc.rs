@@ -12,7 +12,9 @@ use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 use crate::directory::{Directory, channel_from_proto};
-use crate::domain::{ChannelKind, Delivery, DeliveryFilter, DeliveryStatus, NotificationError, Violation};
+use crate::domain::{
+    ChannelKind, Delivery, DeliveryFilter, DeliveryStatus, NotificationError, Violation,
+};
 use crate::notifier::{Notifier, SendRequest, Viewer};
 use crate::store::NotificationStore;
 
@@ -48,7 +50,14 @@ fn viewer(caller: &Caller) -> Result<Viewer, Status> {
     }
     Uuid::parse_str(&caller.subject)
         .map(Viewer::User)
-        .map_err(|_| errors::status(Code::PermissionDenied, "unknown caller", DOMAIN, "UNKNOWN_CALLER"))
+        .map_err(|_| {
+            errors::status(
+                Code::PermissionDenied,
+                "unknown caller",
+                DOMAIN,
+                "UNKNOWN_CALLER",
+            )
+        })
 }
 
 #[tonic::async_trait]
@@ -85,8 +94,8 @@ impl<S: NotificationStore, D: Directory> pb::notification_service_server::Notifi
         let viewer = viewer(caller(&request)?)?;
         let request = request.into_inner();
         let filter = filter(&request).map_err(to_status)?;
-        let size = paging::page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)
-            .map_err(paging_status)?;
+        let size =
+            paging::page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE).map_err(paging_status)?;
         // The token is bound to the filters as asked, and to whose deliveries they are.
         let fingerprint = paging::fingerprint(&(&filter, format!("{viewer:?}")));
         let after: Option<Uuid> =
@@ -157,7 +166,10 @@ fn send_request(request: pb::SendNotificationRequest) -> Result<SendRequest, Not
             _ => true,
         };
         if !looks_right {
-            violations.push(Violation::new("recipient", "is not an address on that channel"));
+            violations.push(Violation::new(
+                "recipient",
+                "is not an address on that channel",
+            ));
         }
     }
     if !violations.is_empty() {
@@ -167,7 +179,10 @@ fn send_request(request: pb::SendNotificationRequest) -> Result<SendRequest, Not
         user_id,
         channels,
         template: request.template.trim().to_owned(),
-        data: request.template_data.into_iter().collect::<BTreeMap<_, _>>(),
+        data: request
+            .template_data
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
         recipient,
         request_id: Some(request.request_id.trim().to_owned()).filter(|r| !r.is_empty()),
     })

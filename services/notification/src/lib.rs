@@ -370,7 +370,8 @@ mod tests {
         let env = Env::from_pairs([("MANDI_NOTIFICATION__CLIENT_SECRET", "short")]);
         let err = NotificationConfig::from_env(&env, true).err().unwrap();
         assert!(
-            err.to_string().contains("MANDI_NOTIFICATION__CLIENT_SECRET"),
+            err.to_string()
+                .contains("MANDI_NOTIFICATION__CLIENT_SECRET"),
             "{err}"
         );
     }
@@ -383,17 +384,29 @@ mod tests {
             ("MANDI_NOTIFICATION__SMTP_HOST", "127.0.0.1"),
             ("MANDI_NOTIFICATION__SMTP_PORT", "2525"),
         ]);
-        let smtp = NotificationConfig::from_env(&env, true).unwrap().smtp.unwrap();
+        let smtp = NotificationConfig::from_env(&env, true)
+            .unwrap()
+            .smtp
+            .unwrap();
         assert_eq!((smtp.host.as_str(), smtp.port), ("127.0.0.1", 2525));
     }
 
     #[test]
     fn the_embedded_secret_is_registered_with_identity() {
-        let mut env = Env::from_pairs([("MANDI_IDENTITY__SERVICE_CLIENTS", "checkout=0123456789abcdef")]);
+        let mut env = Env::from_pairs([(
+            "MANDI_IDENTITY__SERVICE_CLIENTS",
+            "checkout=0123456789abcdef",
+        )]);
         embed_client_secret(&mut env).unwrap();
-        let secret = env.raw("MANDI_NOTIFICATION__CLIENT_SECRET").unwrap().to_owned();
+        let secret = env
+            .raw("MANDI_NOTIFICATION__CLIENT_SECRET")
+            .unwrap()
+            .to_owned();
         let clients = env.list("MANDI_IDENTITY__SERVICE_CLIENTS");
-        assert!(clients.contains(&format!("notification={secret}")), "{clients:?}");
+        assert!(
+            clients.contains(&format!("notification={secret}")),
+            "{clients:?}"
+        );
         assert!(clients.iter().any(|c| c.starts_with("checkout=")));
     }
 }

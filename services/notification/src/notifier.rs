@@ -121,11 +121,23 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
             },
             Audience::Operations => match &self.settings.operations_email {
                 Some(address) => {
-                    vec![self.delivery(template, None, ChannelKind::Email, Plan::Send(address.clone()), &notice.data, now)
-                        .map_err(|e| HandlingError::Reject(e.to_string()))?]
+                    vec![
+                        self.delivery(
+                            template,
+                            None,
+                            ChannelKind::Email,
+                            Plan::Send(address.clone()),
+                            &notice.data,
+                            now,
+                        )
+                        .map_err(|e| HandlingError::Reject(e.to_string()))?,
+                    ]
                 }
                 None => {
-                    tracing::info!(template = template.id, "no MANDI_NOTIFICATION__OPS_EMAIL; operations notice not sent");
+                    tracing::info!(
+                        template = template.id,
+                        "no MANDI_NOTIFICATION__OPS_EMAIL; operations notice not sent"
+                    );
                     Vec::new()
                 }
             },
@@ -137,7 +149,11 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
                 d
             })
             .collect();
-        let recorded = self.store.record(&source, deliveries).await.map_err(retry)?;
+        let recorded = self
+            .store
+            .record(&source, deliveries)
+            .await
+            .map_err(retry)?;
         self.wake.notify_one();
         Ok(matches!(recorded, Recorded::New(_)))
     }
@@ -177,7 +193,14 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
                         "a raw recipient needs exactly one channel",
                     )]));
                 };
-                vec![self.delivery(template, None, channel, Plan::Send(address.clone()), &request.data, now)?]
+                vec![self.delivery(
+                    template,
+                    None,
+                    channel,
+                    Plan::Send(address.clone()),
+                    &request.data,
+                    now,
+                )?]
             }
             (None, Some(user)) => {
                 let recipient = self
@@ -186,10 +209,7 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
                     .await
                     .map_err(|e| NotificationError::Unavailable(e.to_string()))?
                     .ok_or_else(|| {
-                        NotificationError::Invalid(vec![Violation::new(
-                            "user_id",
-                            "no such user",
-                        )])
+                        NotificationError::Invalid(vec![Violation::new("user_id", "no such user")])
                     })?;
                 self.deliveries_for(template, &recipient, &request.channels, &request.data, now)?
             }
@@ -285,31 +305,25 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
         now: DateTime<Utc>,
     ) -> Result<Delivery, NotificationError> {
         let rendered = template.render(channel, data)?;
-        let (recipient, status, last_error) = match plan {
-            Plan::Send(address) => (address, DeliveryStatus::Pending, String::new()),
-            Plan::Suppress(reason) => (String::new(), DeliveryStatus::Suppressed, reason),
+        let (recipient, suppressed) = match plan {
+            Plan::Send(address) => (address, None),
+            Plan::Suppress(reason) => (String::new(), Some(reason)),
         };
-        Ok(Delivery {
-            id: Uuid::now_v7(),
-            user_id,
+        let mut delivery = Delivery::queued(
             channel,
             recipient,
-            template: template.id.to_owned(),
-            data: data.clone(),
-            subject: rendered.subject,
-            body: rendered.body,
-            html: rendered.html,
-            status,
-            attempts: 0,
-            max_attempts: self.settings.max_attempts.max(1),
-            last_error,
-            next_attempt_at: None,
-            event_id: String::new(),
-            request_id: String::new(),
-            created_at: now,
-            updated_at: now,
-            sent_at: None,
-        })
+            template.id,
+            rendered,
+            self.settings.max_attempts,
+            now,
+        );
+        delivery.user_id = user_id;
+        delivery.data = data.clone();
+        if let Some(reason) = suppressed {
+            delivery.status = DeliveryStatus::Suppressed;
+            delivery.last_error = reason;
+        }
+        Ok(delivery)
     }
 }
 

@@ -120,6 +120,22 @@ impl EventHandler for DeadLetters {
     }
 }
 
+/// Runs `runner` in the background until the returned sender fires.
+fn spawn<H: EventHandler>(runner: Runner<H>) -> (oneshot::Sender<()>, RunTask) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        runner
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    (stop, task)
+}
+
+type RunTask =
+    tokio::task::JoinHandle<Result<mandi_kafka::consumer::RunReport, mandi_kafka::KafkaError>>;
+
 #[tokio::test]
 async fn an_order_created_on_kafka_becomes_a_notification_once_and_poison_is_dead_lettered() {
     let config = config("notification-test");
@@ -152,7 +168,11 @@ async fn an_order_created_on_kafka_becomes_a_notification_once_and_poison_is_dea
         .await
         .unwrap();
     publisher
-        .publish(&side_topic, "o-ravi", order_created("o-ravi", &ravi.to_string()))
+        .publish(
+            &side_topic,
+            "o-ravi",
+            order_created("o-ravi", &ravi.to_string()),
+        )
         .await
         .unwrap();
 
@@ -169,14 +189,7 @@ async fn an_order_created_on_kafka_becomes_a_notification_once_and_poison_is_dea
         first_backoff: Duration::from_millis(20),
     };
     let runner = Runner::new(&config, settings, notifier).await.unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        runner
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let (stop, task) = spawn(runner);
 
     let ravis = wait_for(&store, ravi, Duration::from_secs(30)).await;
     assert_eq!(ravis.len(), 1, "the poison ahead of it did not block it");
@@ -193,7 +206,11 @@ async fn an_order_created_on_kafka_becomes_a_notification_once_and_poison_is_dea
     }
 
     let ashas_now = deliveries_of(&store, asha).await;
-    assert_eq!(ashas_now.len(), 1, "the same event twice is one notification");
+    assert_eq!(
+        ashas_now.len(),
+        1,
+        "the same event twice is one notification"
+    );
     assert_eq!(ashas[0].event_id, asha_order.event_id);
     assert_eq!(ashas[0].subject, "Your mandi order o-asha is placed");
     assert_eq!(ashas[0].recipient, format!("{}@example.in", asha.simple()));
@@ -214,17 +231,13 @@ async fn an_order_created_on_kafka_becomes_a_notification_once_and_poison_is_dea
     )
     .await
     .unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        reader
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let (stop, task) = spawn(reader);
     let started = Instant::now();
     while letters.0.lock().unwrap().is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no dead letter");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no dead letter"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.send(()).unwrap();
@@ -235,5 +248,8 @@ async fn an_order_created_on_kafka_becomes_a_notification_once_and_poison_is_dea
     assert_eq!(letters.len(), 1, "{letters:?}");
     let (error, dead) = &letters[0];
     assert_eq!(dead.event_id, invalid.event_id);
-    assert!(error.starts_with("rejected:") && error.contains("user_id"), "{error}");
+    assert!(
+        error.starts_with("rejected:") && error.contains("user_id"),
+        "{error}"
+    );
 }

@@ -12,8 +12,7 @@ use mandi_kafka::consumer::{ConsumedEvent, EventHandler as _, HandlingError};
 use mandi_notification::channels::{Channels, LogChannel};
 use mandi_notification::directory::StaticDirectory;
 use mandi_notification::domain::{
-    ChannelKind, Contact, DeliveryFilter, DeliveryStatus, NotificationError, Preferences,
-    Recipient,
+    ChannelKind, Contact, DeliveryFilter, DeliveryStatus, NotificationError, Preferences, Recipient,
 };
 use mandi_notification::notifier::{Dispatcher, Notifier, SendRequest, Settings, Viewer};
 use mandi_notification::store::memory::MemoryStore;
@@ -110,14 +109,20 @@ async fn an_order_created_becomes_one_delivery_per_channel_and_the_same_event_tw
 
     let deliveries = all(&w.store).await;
     assert_eq!(deliveries.len(), 2, "{deliveries:?}");
-    let email = deliveries.iter().find(|d| d.channel == ChannelKind::Email).unwrap();
+    let email = deliveries
+        .iter()
+        .find(|d| d.channel == ChannelKind::Email)
+        .unwrap();
     assert_eq!(email.recipient, "asha@example.in");
     assert_eq!(email.subject, "Your mandi order o-1 is placed");
     assert!(email.body.contains("INR 240.50"), "{}", email.body);
     assert!(email.html.contains("<b>INR 240.50</b>"));
     assert_eq!(email.event_id, event.envelope.event_id);
     assert_eq!(email.status, DeliveryStatus::Pending);
-    let sms = deliveries.iter().find(|d| d.channel == ChannelKind::Sms).unwrap();
+    let sms = deliveries
+        .iter()
+        .find(|d| d.channel == ChannelKind::Sms)
+        .unwrap();
     assert_eq!(sms.recipient, "+919812345678");
     assert_eq!(sms.body, "mandi: order o-1 placed, INR 240.50.");
 }
@@ -141,7 +146,10 @@ async fn profile_down_is_a_retry_and_nothing_is_recorded_until_it_answers() {
     let event = order_created(asha);
     w.directory.set_down(true);
     let err = w.notifier.handle(&event).await.unwrap_err();
-    assert!(matches!(err, HandlingError::Retry(ref r) if r.contains("profile")), "{err:?}");
+    assert!(
+        matches!(err, HandlingError::Retry(ref r) if r.contains("profile")),
+        "{err:?}"
+    );
     assert!(all(&w.store).await.is_empty());
     assert!(
         !w.store
@@ -223,8 +231,16 @@ async fn stock_and_expiry_notices_go_to_the_operations_address() {
     w.notifier.handle(&expiring).await.unwrap();
     let deliveries = all(&w.store).await;
     assert_eq!(deliveries.len(), 2);
-    assert!(deliveries.iter().all(|d| d.recipient == "ops@mandi.local" && d.user_id.is_none()));
-    assert!(deliveries.iter().any(|d| d.subject == "Low stock: product p-9"));
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.recipient == "ops@mandi.local" && d.user_id.is_none())
+    );
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| d.subject == "Low stock: product p-9")
+    );
     assert!(deliveries.iter().any(|d| d.body.contains("with 12 unsold")));
 }
 
@@ -320,7 +336,9 @@ async fn users_see_their_own_deliveries_and_staff_see_everyones() {
         ..DeliveryFilter::default()
     };
     assert!(matches!(
-        w.notifier.list(&Viewer::User(asha), theirs.clone(), None, 50).await,
+        w.notifier
+            .list(&Viewer::User(asha), theirs.clone(), None, 50)
+            .await,
         Err(NotificationError::PermissionDenied(_))
     ));
     assert_eq!(
@@ -340,12 +358,23 @@ async fn users_see_their_own_deliveries_and_staff_see_everyones() {
         2
     );
 
-    let ravis = all(&w.store).await.into_iter().find(|d| d.user_id == Some(ravi)).unwrap();
+    let ravis = all(&w.store)
+        .await
+        .into_iter()
+        .find(|d| d.user_id == Some(ravi))
+        .unwrap();
     assert!(matches!(
         w.notifier.get(&Viewer::User(asha), ravis.id).await,
         Err(NotificationError::NotFound(_))
     ));
-    assert_eq!(w.notifier.get(&Viewer::User(ravi), ravis.id).await.unwrap().id, ravis.id);
+    assert_eq!(
+        w.notifier
+            .get(&Viewer::User(ravi), ravis.id)
+            .await
+            .unwrap()
+            .id,
+        ravis.id
+    );
 }
 
 #[tokio::test]
@@ -361,7 +390,10 @@ async fn the_local_sink_writes_each_message_to_a_file_a_developer_can_read() {
     );
     assert_eq!(dispatcher.run_once().await.unwrap(), 2);
     let sent = all(&w.store).await;
-    assert!(sent.iter().all(|d| d.status == DeliveryStatus::Sent && d.attempts == 1));
+    assert!(
+        sent.iter()
+            .all(|d| d.status == DeliveryStatus::Sent && d.attempts == 1)
+    );
 
     let emails = std::fs::read_to_string(dir.join("email.jsonl")).unwrap();
     let line: serde_json::Value = serde_json::from_str(emails.lines().next().unwrap()).unwrap();

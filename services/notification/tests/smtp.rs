@@ -3,13 +3,12 @@
 //! is retried with backoff until it goes through; a 5xx reply fails the delivery at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mandi_notification::channels::smtp::SmtpChannel;
 use mandi_notification::channels::{Channel, Channels, LogChannel, SendError};
-use mandi_notification::domain::{ChannelKind, Delivery, DeliveryStatus};
+use mandi_notification::domain::{ChannelKind, Delivery, DeliveryStatus, Rendered};
 use mandi_notification::notifier::Dispatcher;
 use mandi_notification::store::memory::MemoryStore;
 use mandi_notification::store::{NotificationStore, Source};
@@ -56,40 +55,41 @@ impl Sink {
                     };
                     while let Ok(Some(line)) = lines.next_line().await {
                         let upper = line.to_ascii_uppercase();
-                        let reply: String = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                            "250 sink\r\n".into()
-                        } else if upper.starts_with("MAIL FROM") {
-                            let refusal = {
-                                let mut r = refusals.lock().unwrap();
-                                (!r.is_empty()).then(|| r.remove(0))
+                        let reply: String =
+                            if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                                "250 sink\r\n".into()
+                            } else if upper.starts_with("MAIL FROM") {
+                                let refusal = {
+                                    let mut r = refusals.lock().unwrap();
+                                    (!r.is_empty()).then(|| r.remove(0))
+                                };
+                                match refusal {
+                                    Some(refusal) => format!("{refusal}\r\n"),
+                                    None => {
+                                        mail.from = line[10..].trim().to_owned();
+                                        "250 ok\r\n".into()
+                                    }
+                                }
+                            } else if upper.starts_with("RCPT TO") {
+                                mail.to.push(line[8..].trim().to_owned());
+                                "250 ok\r\n".into()
+                            } else if upper == "DATA" {
+                                write.write_all(b"354 end with .\r\n").await.unwrap();
+                                while let Ok(Some(data)) = lines.next_line().await {
+                                    if data == "." {
+                                        break;
+                                    }
+                                    mail.data.push_str(&data);
+                                    mail.data.push('\n');
+                                }
+                                mails.lock().unwrap().push(mail.clone());
+                                "250 queued\r\n".into()
+                            } else if upper == "QUIT" {
+                                write.write_all(b"221 bye\r\n").await.unwrap();
+                                return;
+                            } else {
+                                "250 ok\r\n".into()
                             };
-                            match refusal {
-                                Some(refusal) => format!("{refusal}\r\n"),
-                                None => {
-                                    mail.from = line[10..].trim().to_owned();
-                                    "250 ok\r\n".into()
-                                }
-                            }
-                        } else if upper.starts_with("RCPT TO") {
-                            mail.to.push(line[8..].trim().to_owned());
-                            "250 ok\r\n".into()
-                        } else if upper == "DATA" {
-                            write.write_all(b"354 end with .\r\n").await.unwrap();
-                            while let Ok(Some(data)) = lines.next_line().await {
-                                if data == "." {
-                                    break;
-                                }
-                                mail.data.push_str(&data);
-                                mail.data.push('\n');
-                            }
-                            mails.lock().unwrap().push(mail.clone());
-                            "250 queued\r\n".into()
-                        } else if upper == "QUIT" {
-                            write.write_all(b"221 bye\r\n").await.unwrap();
-                            return;
-                        } else {
-                            "250 ok\r\n".into()
-                        };
                         if write.write_all(reply.as_bytes()).await.is_err() {
                             return;
                         }
@@ -116,28 +116,22 @@ impl Sink {
 }
 
 fn email(to: &str) -> Delivery {
-    let now = mandi_notification::domain::now();
-    Delivery {
-        id: Uuid::now_v7(),
-        user_id: Some(Uuid::now_v7()),
-        channel: ChannelKind::Email,
-        recipient: to.into(),
-        template: "order_placed".into(),
-        data: BTreeMap::new(),
+    let rendered = Rendered {
         subject: "Your mandi order o-42 is placed".into(),
         body: "Thank you! We received your order o-42.".into(),
         html: "<p>Thank you! We received your order <b>o-42</b>.</p>".into(),
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        max_attempts: 3,
-        last_error: String::new(),
-        next_attempt_at: None,
-        event_id: "e-42".into(),
-        request_id: String::new(),
-        created_at: now,
-        updated_at: now,
-        sent_at: None,
-    }
+    };
+    let mut d = Delivery::queued(
+        ChannelKind::Email,
+        to,
+        "order_placed",
+        rendered,
+        3,
+        mandi_notification::domain::now(),
+    );
+    d.user_id = Some(Uuid::now_v7());
+    d.event_id = "e-42".into();
+    d
 }
 
 /// Undoes quoted-printable soft line breaks, enough to read the parts.
@@ -158,9 +152,15 @@ async fn an_email_arrives_with_its_subject_text_and_html() {
     assert_eq!(mail.from, "<no-reply@mandi.local>");
     assert_eq!(mail.to, ["<asha@example.in>"]);
     let data = unfolded(&mail.data);
-    assert!(data.contains("Subject: Your mandi order o-42 is placed"), "{data}");
+    assert!(
+        data.contains("Subject: Your mandi order o-42 is placed"),
+        "{data}"
+    );
     assert!(data.contains("multipart/alternative"), "{data}");
-    assert!(data.contains("Thank you! We received your order o-42."), "{data}");
+    assert!(
+        data.contains("Thank you! We received your order o-42."),
+        "{data}"
+    );
     assert!(data.contains("<b>o-42</b>"), "{data}");
 }
 
@@ -180,7 +180,11 @@ async fn a_rate_limited_email_is_retried_with_backoff_until_it_goes_through() {
     assert_eq!(dispatcher.run_once().await.unwrap(), 1);
     let retrying = store.get(delivery.id).await.unwrap().unwrap();
     assert_eq!(retrying.status, DeliveryStatus::Retrying);
-    assert!(retrying.last_error.contains("421"), "{}", retrying.last_error);
+    assert!(
+        retrying.last_error.contains("421"),
+        "{}",
+        retrying.last_error
+    );
     assert_eq!(
         dispatcher.run_once().await.unwrap(),
         0,
@@ -202,7 +206,10 @@ async fn a_refused_address_fails_the_delivery_at_once() {
         .send(&email("nobody@example.in"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::Permanent(ref m) if m.contains("550")), "{err:?}");
+    assert!(
+        matches!(err, SendError::Permanent(ref m) if m.contains("550")),
+        "{err:?}"
+    );
     assert!(sink.mails().is_empty());
 }
 

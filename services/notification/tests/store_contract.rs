@@ -6,35 +6,30 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use mandi_notification::domain::{ChannelKind, Delivery, DeliveryFilter, DeliveryStatus};
+use mandi_notification::domain::{ChannelKind, Delivery, DeliveryFilter, DeliveryStatus, Rendered};
 use mandi_notification::store::memory::MemoryStore;
 use mandi_notification::store::postgres::PgStore;
 use mandi_notification::store::{NotificationStore, Recorded, Source};
 use uuid::Uuid;
 
 fn delivery(user: Option<Uuid>, channel: ChannelKind, event_id: &str) -> Delivery {
-    let now = mandi_notification::domain::now();
-    Delivery {
-        id: Uuid::now_v7(),
-        user_id: user,
-        channel,
-        recipient: "asha@example.in".into(),
-        template: "order_placed".into(),
-        data: BTreeMap::from([("order_id".to_owned(), "o-1".to_owned())]),
+    let rendered = Rendered {
         subject: "Your mandi order o-1 is placed".into(),
         body: "Thank you!".into(),
         html: "<p>Thank you!</p>".into(),
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        max_attempts: 3,
-        last_error: String::new(),
-        next_attempt_at: None,
-        event_id: event_id.into(),
-        request_id: String::new(),
-        created_at: now,
-        updated_at: now,
-        sent_at: None,
-    }
+    };
+    let mut d = Delivery::queued(
+        channel,
+        "asha@example.in",
+        "order_placed",
+        rendered,
+        3,
+        mandi_notification::domain::now(),
+    );
+    d.user_id = user;
+    d.data = BTreeMap::from([("order_id".to_owned(), "o-1".to_owned())]);
+    d.event_id = event_id.into();
+    d
 }
 
 async fn the_same_event_twice_records_one_notification(store: impl NotificationStore) {
@@ -57,7 +52,14 @@ async fn the_same_event_twice_records_one_notification(store: impl NotificationS
     };
     assert_eq!(deliveries, first, "the first deliveries, in their order");
     let listed = store
-        .list(&DeliveryFilter { user_id: Some(user), ..DeliveryFilter::default() }, None, 10)
+        .list(
+            &DeliveryFilter {
+                user_id: Some(user),
+                ..DeliveryFilter::default()
+            },
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(listed.len(), 2);
@@ -86,8 +88,10 @@ async fn a_request_keeps_its_fingerprint(store: impl NotificationStore) {
         request_id: "r-1".into(),
         fingerprint: "xyz".into(),
     };
-    let Recorded::Existing { fingerprint, deliveries } =
-        store.record(&other, Vec::new()).await.unwrap()
+    let Recorded::Existing {
+        fingerprint,
+        deliveries,
+    } = store.record(&other, Vec::new()).await.unwrap()
     else {
         panic!("the key is taken");
     };
@@ -120,9 +124,15 @@ async fn listing_is_newest_first_filtered_and_paged(store: impl NotificationStor
         .await
         .unwrap();
 
-    let mine = DeliveryFilter { user_id: Some(asha), ..DeliveryFilter::default() };
+    let mine = DeliveryFilter {
+        user_id: Some(asha),
+        ..DeliveryFilter::default()
+    };
     let first = store.list(&mine, None, 2).await.unwrap();
-    assert_eq!(first.iter().map(|d| d.id).collect::<Vec<_>>(), [ids[4], ids[3]]);
+    assert_eq!(
+        first.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [ids[4], ids[3]]
+    );
     let second = store.list(&mine, Some(ids[3]), 10).await.unwrap();
     assert_eq!(
         second.iter().map(|d| d.id).collect::<Vec<_>>(),
@@ -141,7 +151,14 @@ async fn listing_is_newest_first_filtered_and_paged(store: impl NotificationStor
     let found = store.list(&by_event, None, 10).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].user_id, Some(ravi));
-    assert_eq!(store.list(&DeliveryFilter::default(), None, 100).await.unwrap().len(), 6);
+    assert_eq!(
+        store
+            .list(&DeliveryFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
     assert_eq!(store.get(ids[0]).await.unwrap().unwrap().event_id, "a-0");
     assert!(store.get(Uuid::now_v7()).await.unwrap().is_none());
 }
@@ -180,7 +197,10 @@ async fn due_deliveries_are_claimed_once_and_attempts_saved(store: impl Notifica
     // After its lease a claimed delivery that was never saved comes back; so does the
     // retry once it is due.
     let after = now + Duration::minutes(10);
-    let claimed = store.claim_due(after, after + Duration::seconds(30), 10).await.unwrap();
+    let claimed = store
+        .claim_due(after, after + Duration::seconds(30), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.iter().map(|d| d.id).collect::<Vec<_>>(), [later.id]);
 }
 
@@ -211,7 +231,14 @@ async fn concurrent_records_of_one_event_store_it_once(store: impl NotificationS
     }
     assert_eq!(new, 1);
     let all = store
-        .list(&DeliveryFilter { event_id: Some("race".into()), ..DeliveryFilter::default() }, None, 50)
+        .list(
+            &DeliveryFilter {
+                event_id: Some("race".into()),
+                ..DeliveryFilter::default()
+            },
+            None,
+            50,
+        )
         .await
         .unwrap();
     assert_eq!(all.len(), 1);

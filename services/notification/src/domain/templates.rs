@@ -107,7 +107,13 @@ pub const TEMPLATES: &[Template] = &[
     },
     Template {
         id: "batch_expiring",
-        required: &["batch_id", "product_id", "warehouse_id", "unsold", "expires"],
+        required: &[
+            "batch_id",
+            "product_id",
+            "warehouse_id",
+            "unsold",
+            "expires",
+        ],
         marketing: false,
         subject: "Batch {batch_id} expires {expires}",
         text: "Batch {batch_id} of product {product_id} in warehouse {warehouse_id} expires {expires} with {unsold} unsold.",

@@ -69,7 +69,11 @@ fn an_email_has_a_subject_text_and_escaped_html() {
         .unwrap();
     assert_eq!(rendered.subject, "Your mandi order o-<1> is placed");
     assert!(rendered.body.contains("3 item(s), INR 120.00 in total"));
-    assert!(rendered.html.contains("<b>o-&lt;1&gt;</b>"), "{}", rendered.html);
+    assert!(
+        rendered.html.contains("<b>o-&lt;1&gt;</b>"),
+        "{}",
+        rendered.html
+    );
     assert!(rendered.html.starts_with("<!doctype html>"));
 }
 
@@ -82,7 +86,10 @@ fn sms_is_short_and_has_no_subject_or_html() {
             &data(&[("order_id", "o-1"), ("rider", "Ravi"), ("eta", "18:30")]),
         )
         .unwrap();
-    assert_eq!(rendered.body, "mandi: Ravi is delivering order o-1, ETA 18:30.");
+    assert_eq!(
+        rendered.body,
+        "mandi: Ravi is delivering order o-1, ETA 18:30."
+    );
     assert!(rendered.subject.is_empty() && rendered.html.is_empty());
 }
 
@@ -93,7 +100,11 @@ fn push_has_a_title_and_whatsapp_a_bold_heading() {
     let push = template.render(ChannelKind::Push, &values).unwrap();
     assert_eq!(push.subject, "Order o-1 is packed");
     let whatsapp = template.render(ChannelKind::WhatsApp, &values).unwrap();
-    assert!(whatsapp.body.starts_with("*Order o-1 is packed*\n"), "{}", whatsapp.body);
+    assert!(
+        whatsapp.body.starts_with("*Order o-1 is packed*\n"),
+        "{}",
+        whatsapp.body
+    );
 }
 
 #[test]
@@ -139,7 +150,10 @@ fn the_users_channels_are_used_in_their_order() {
     assert_eq!(
         planned,
         [
-            (ChannelKind::Push, Plan::Send(format!("user:{}", user.user_id))),
+            (
+                ChannelKind::Push,
+                Plan::Send(format!("user:{}", user.user_id))
+            ),
             (ChannelKind::Sms, Plan::Send("+919812345678".into())),
         ]
     );
@@ -182,28 +196,14 @@ fn marketing_goes_only_to_users_who_opted_in() {
 }
 
 fn pending() -> Delivery {
-    let now = Utc::now();
-    Delivery {
-        id: Uuid::now_v7(),
-        user_id: None,
-        channel: ChannelKind::Email,
-        recipient: "a@x.in".into(),
-        template: "order_placed".into(),
-        data: BTreeMap::new(),
-        subject: String::new(),
-        body: String::new(),
-        html: String::new(),
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        max_attempts: 3,
-        last_error: String::new(),
-        next_attempt_at: None,
-        event_id: String::new(),
-        request_id: String::new(),
-        created_at: now,
-        updated_at: now,
-        sent_at: None,
-    }
+    Delivery::queued(
+        ChannelKind::Email,
+        "a@x.in",
+        "order_placed",
+        Rendered::default(),
+        3,
+        Utc::now(),
+    )
 }
 
 #[test]
@@ -224,7 +224,11 @@ fn transient_failures_back_off_exponentially_then_fail() {
 #[test]
 fn a_permanent_failure_fails_at_once_and_a_success_is_sent() {
     let mut d = pending();
-    d.attempted(Utc::now(), Err(("550 no such user".into(), false)), Duration::from_secs(1));
+    d.attempted(
+        Utc::now(),
+        Err(("550 no such user".into(), false)),
+        Duration::from_secs(1),
+    );
     assert_eq!((d.status, d.attempts), (DeliveryStatus::Failed, 1));
     let mut d = pending();
     d.attempted(Utc::now(), Ok(()), Duration::from_secs(1));

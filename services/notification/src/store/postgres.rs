@@ -117,12 +117,13 @@ impl NotificationStore for PgStore {
         .map_err(backend)?;
         if inserted.is_none() {
             tx.rollback().await.map_err(backend)?;
-            let fingerprint: String =
-                sqlx::query_scalar("SELECT fingerprint FROM processed_sources WHERE source_key = $1")
-                    .bind(&key)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(backend)?;
+            let fingerprint: String = sqlx::query_scalar(
+                "SELECT fingerprint FROM processed_sources WHERE source_key = $1",
+            )
+            .bind(&key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
             return Ok(Recorded::Existing {
                 deliveries: self.by_source(&key).await?,
                 fingerprint,
@@ -206,11 +207,7 @@ impl NotificationStore for PgStore {
         query
             .push(" ORDER BY id DESC LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = query
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+        let rows = query.build().fetch_all(&self.pool).await.map_err(backend)?;
         rows.iter().map(delivery).collect()
     }
 
