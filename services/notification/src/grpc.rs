@@ -301,3 +301,6 @@ pub fn to_status(error: NotificationError) -> Status {
         NotificationError::Store(ref cause) => errors::internal(DOMAIN, cause),
     }
 }
+
+#[cfg(test)]
+mod tests;

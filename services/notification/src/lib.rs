@@ -39,7 +39,7 @@ use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgStore;
 
 /// The consumer group notification reads in.
-pub const GROUP: &str = "mandi.notification";
+pub const GROUP: &str = "notification";
 
 /// Where deliveries are kept. The URL may hold a password: it stays secret.
 #[derive(Clone)]
