@@ -224,3 +224,87 @@ async fn an_order_on_the_embedded_default_notifies_its_customer_by_email() {
     let told = delivered(&ravi, "order_status_changed").await;
     assert_eq!(told.subject, "Order o-77 is delayed");
 }
+
+#[tokio::test]
+async fn on_real_backends_an_order_reaches_notification_over_kafka_and_lands_in_the_outbox_file() {
+    let brokers =
+        std::env::var("MANDI_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    std::net::TcpStream::connect(brokers.split(',').next().unwrap())
+        .unwrap_or_else(|e| panic!("no Kafka broker at {brokers} ({e}); start one with `make up`"));
+    let notification_db = mandi_testkit::fresh_database().await;
+    let outbox = std::env::temp_dir().join(format!("mandi-notify-{}", Uuid::now_v7().simple()));
+    let secret = "notification-secret-for-tests-0123";
+    let mut env = mesh::real_identity().await;
+    env.extend([
+        (
+            "MANDI_IDENTITY__SERVICE_CLIENTS",
+            format!("checkout={},notification={secret}", mesh::CHECKOUT_SECRET),
+        ),
+        (
+            "MANDI_PROFILE__DATABASE_URL",
+            mandi_testkit::fresh_database().await,
+        ),
+        (
+            "MANDI_ORDER__DATABASE_URL",
+            mandi_testkit::fresh_database().await,
+        ),
+        ("MANDI_ORDER__OUTBOX_INTERVAL", "50ms".to_owned()),
+        ("MANDI_NOTIFICATION__DATABASE_URL", notification_db.clone()),
+        ("MANDI_NOTIFICATION__CLIENT_SECRET", secret.to_owned()),
+        (
+            "MANDI_NOTIFICATION__OUTBOX_DIR",
+            outbox.display().to_string(),
+        ),
+        ("MANDI_KAFKA__BROKERS", brokers),
+        // Groups of this run only: the shared broker's topics hold other tests' events.
+        (
+            "MANDI_KAFKA__GROUP_PREFIX",
+            format!("e2e-{}-", Uuid::now_v7().simple()),
+        ),
+    ]);
+    let server = mesh::start("identity,profile,order,notification", env);
+    let checkout = checkout(&server).await;
+    let asha = client(&server);
+    let asha_id = sign_up_as(&asha, "asha.kafka@example.com", Role::Customer)
+        .await
+        .user
+        .unwrap()
+        .id;
+
+    let order = checkout
+        .order()
+        .create_order(order_for(&asha_id))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+
+    let placed = delivered(&asha, "order_placed").await;
+    assert_eq!(placed.recipient, "asha.kafka@example.com");
+    assert_eq!(
+        placed.subject,
+        format!("Your mandi order {} is placed", order.id)
+    );
+    let emails = std::fs::read_to_string(outbox.join("email.jsonl")).unwrap();
+    assert!(
+        emails.contains(&format!(
+            "\"subject\":\"Your mandi order {} is placed\"",
+            order.id
+        )),
+        "{emails}"
+    );
+
+    // The delivery log is in notification's own database, with the event id beside it.
+    use sqlx::Connection as _;
+    let mut db = sqlx::PgConnection::connect(&notification_db).await.unwrap();
+    let (status, source): (String, String) =
+        sqlx::query_as("SELECT status, source_key FROM deliveries WHERE id = $1::uuid")
+            .bind(&placed.id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(status, "sent");
+    assert_eq!(source, format!("event:{}", placed.event_id));
+    std::fs::remove_dir_all(outbox).unwrap();
+}
