@@ -130,6 +130,8 @@ pub struct Delivery {
     pub event_id: String,
     /// SendNotification's request id; empty for events.
     pub request_id: String,
+    /// W3C trace id of the trace that caused it; empty when unknown.
+    pub trace_id: String,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -166,6 +168,7 @@ impl Delivery {
             next_attempt_at: None,
             event_id: String::new(),
             request_id: String::new(),
+            trace_id: String::new(),
             created_at: now,
             updated_at: now,
             sent_at: None,

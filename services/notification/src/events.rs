@@ -165,6 +165,24 @@ pub fn notice(envelope: &EventEnvelope) -> Result<Option<Notice>, String> {
     }
 }
 
+/// The trace id in a record's W3C `traceparent` header
+/// (`00-<32 hex trace id>-<16 hex span id>-<flags>`); empty when there is none or it is
+/// malformed.
+pub fn trace_id(headers: &[(String, String)]) -> String {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("traceparent"))
+        .and_then(|(_, v)| {
+            let mut parts = v.trim().split('-');
+            let (_version, trace) = (parts.next()?, parts.next()?);
+            let valid = trace.len() == 32
+                && trace.chars().all(|c| c.is_ascii_hexdigit())
+                && trace.chars().any(|c| c != '0');
+            valid.then(|| trace.to_ascii_lowercase())
+        })
+        .unwrap_or_default()
+}
+
 /// `INR 123.45` (two decimals; every currency mandi sells in has them).
 pub fn money(money: Option<&Money>) -> String {
     let Some(m) = money else {
@@ -240,6 +258,25 @@ mod tests {
             })
         });
         assert_eq!(notice(&event).unwrap(), None);
+    }
+
+    #[test]
+    fn the_trace_id_comes_from_the_traceparent_header() {
+        let headers = |v: &str| vec![("traceparent".to_owned(), v.to_owned())];
+        assert_eq!(
+            trace_id(&headers(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            )),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(
+            trace_id(&headers(
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01"
+            )),
+            ""
+        );
+        assert_eq!(trace_id(&headers("garbage")), "");
+        assert_eq!(trace_id(&[]), "");
     }
 
     #[test]

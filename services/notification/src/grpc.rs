@@ -274,6 +274,7 @@ pub fn to_proto(d: Delivery) -> pb::Delivery {
         update_time: Some(timestamp(d.updated_at)),
         sent_time: d.sent_at.map(timestamp),
         body: d.body,
+        trace_id: d.trace_id,
     }
 }
 

@@ -142,10 +142,12 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
                 }
             },
         };
+        let trace_id = events::trace_id(&event.headers);
         let deliveries = deliveries
             .into_iter()
             .map(|mut d| {
                 d.event_id.clone_from(&envelope.event_id);
+                d.trace_id.clone_from(&trace_id);
                 d
             })
             .collect();

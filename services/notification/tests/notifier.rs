@@ -64,6 +64,8 @@ fn user(world: &World, phone: Option<&str>, channels: Vec<ChannelKind>) -> Uuid 
     id
 }
 
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
 fn consumed(envelope: EventEnvelope) -> ConsumedEvent {
     ConsumedEvent {
         topic: "mandi.order.events.v1".into(),
@@ -71,7 +73,10 @@ fn consumed(envelope: EventEnvelope) -> ConsumedEvent {
         offset: 7,
         key: envelope.aggregate_id.clone(),
         envelope,
-        headers: Vec::new(),
+        headers: vec![(
+            "traceparent".into(),
+            format!("00-{TRACE}-00f067aa0ba902b7-01"),
+        )],
     }
 }
 
@@ -118,6 +123,10 @@ async fn an_order_created_becomes_one_delivery_per_channel_and_the_same_event_tw
     assert!(email.body.contains("INR 240.50"), "{}", email.body);
     assert!(email.html.contains("<b>INR 240.50</b>"));
     assert_eq!(email.event_id, event.envelope.event_id);
+    assert_eq!(
+        email.trace_id, TRACE,
+        "the delivery joins the event's trace"
+    );
     assert_eq!(email.status, DeliveryStatus::Pending);
     let sms = deliveries
         .iter()

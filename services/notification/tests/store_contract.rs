@@ -29,6 +29,7 @@ fn delivery(user: Option<Uuid>, channel: ChannelKind, event_id: &str) -> Deliver
     d.user_id = user;
     d.data = BTreeMap::from([("order_id".to_owned(), "o-1".to_owned())]);
     d.event_id = event_id.into();
+    d.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736".into();
     d
 }
 

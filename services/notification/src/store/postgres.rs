@@ -18,7 +18,7 @@ use crate::domain::{ChannelKind, Delivery, DeliveryFilter, DeliveryStatus};
 
 const COLUMNS: &str = "id, user_id, channel, recipient, template, template_data, subject, \
      body, html, status, attempts, max_attempts, last_error, next_attempt_at, event_id, \
-     request_id, created_at, updated_at, sent_at";
+     request_id, trace_id, created_at, updated_at, sent_at";
 
 /// Deliveries in PostgreSQL. Clones share the pool.
 #[derive(Clone)]
@@ -83,6 +83,7 @@ fn delivery(row: &PgRow) -> Result<Delivery, StoreError> {
         next_attempt_at: row.try_get("next_attempt_at").map_err(get)?,
         event_id: row.try_get("event_id").map_err(get)?,
         request_id: row.try_get("request_id").map_err(get)?,
+        trace_id: row.try_get("trace_id").map_err(get)?,
         created_at: row.try_get("created_at").map_err(get)?,
         updated_at: row.try_get("updated_at").map_err(get)?,
         sent_at: row.try_get("sent_at").map_err(get)?,
@@ -135,9 +136,9 @@ impl NotificationStore for PgStore {
             sqlx::query(
                 "INSERT INTO deliveries (id, source_key, position, user_id, channel, recipient, \
                  template, template_data, subject, body, html, status, attempts, max_attempts, \
-                 last_error, next_attempt_at, event_id, request_id, created_at, updated_at, \
-                 sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $15, $16, $17, $18, $19, $20, $21)",
+                 last_error, next_attempt_at, event_id, request_id, trace_id, created_at, \
+                 updated_at, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                 $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
             )
             .bind(d.id)
             .bind(&key)
@@ -157,6 +158,7 @@ impl NotificationStore for PgStore {
             .bind(d.next_attempt_at)
             .bind(&d.event_id)
             .bind(&d.request_id)
+            .bind(&d.trace_id)
             .bind(d.created_at)
             .bind(d.updated_at)
             .bind(d.sent_at)
