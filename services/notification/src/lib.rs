@@ -251,13 +251,15 @@ fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
     }
 }
 
-/// The consumer group's settings: every topic notification reads, 5 attempts from 200ms.
+/// The consumer group's settings: every topic notification reads; an event whose user
+/// cannot be looked up is tried 8 times from 250ms (about 30s of identity or profile
+/// being away) before it is dead-lettered.
 pub fn consumer_settings() -> ConsumerSettings {
     ConsumerSettings {
         group_id: GROUP.into(),
         topics: events::TOPICS.iter().map(|t| (*t).to_owned()).collect(),
-        max_attempts: 5,
-        first_backoff: Duration::from_millis(200),
+        max_attempts: 8,
+        first_backoff: Duration::from_millis(250),
     }
 }
 
