@@ -251,6 +251,12 @@ async fn on_real_backends_an_order_reaches_notification_over_kafka_and_lands_in_
         ("MANDI_ORDER__OUTBOX_INTERVAL", "50ms".to_owned()),
         ("MANDI_NOTIFICATION__DATABASE_URL", notification_db.clone()),
         ("MANDI_NOTIFICATION__CLIENT_SECRET", secret.to_owned()),
+        // Catalog (who sells a product, for stock notices) runs elsewhere; order events
+        // never ask it.
+        (
+            "MANDI_NOTIFICATION__CATALOG_ENDPOINT",
+            "http://127.0.0.1:9".to_owned(),
+        ),
         (
             "MANDI_NOTIFICATION__OUTBOX_DIR",
             outbox.display().to_string(),

@@ -247,6 +247,12 @@ pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Resul
                     "MANDI_NOTIFICATION__PROFILE_ENDPOINT",
                     "the profile service's URL, for phones and channel preferences",
                 ),
+                (
+                    config.catalog_endpoint.is_none(),
+                    Target::Catalog,
+                    "MANDI_NOTIFICATION__CATALOG_ENDPOINT",
+                    "the catalog service's URL, for the vendor of a product",
+                ),
             ],
             _ => &[],
         };
@@ -311,8 +317,12 @@ pub fn point_at_self(
                     .clone();
                 let profile = config
                     .profile_endpoint
+                    .get_or_insert_with(|| self_url.to_owned())
+                    .clone();
+                let catalog = config
+                    .catalog_endpoint
                     .get_or_insert_with(|| self_url.to_owned());
-                config.peer_tls = client_tls(&[&identity, profile])?;
+                config.peer_tls = client_tls(&[&identity, &profile, catalog])?;
             }
             _ => {}
         }

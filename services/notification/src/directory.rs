@@ -1,8 +1,8 @@
 //! Who a user is, for notification: the email from identity's GetUser, the phone from
 //! profile's GetProfile and the channels and marketing choice from GetPreferences, asked
 //! through the SDK as the internal service `notification` (a token from identity's
-//! IssueServiceToken, renewed before it expires). [`StaticDirectory`] is the twin tests
-//! use.
+//! IssueServiceToken, renewed before it expires); and who sells a product, from catalog's
+//! GetProduct. [`StaticDirectory`] is the twin tests use.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::catalog::v1::GetProductRequest;
 use mandi_sdk::proto::mandi::identity::v1::{GetUserRequest, IssueServiceTokenRequest};
 use mandi_sdk::proto::mandi::notification::v1::Channel as ProtoChannel;
 use mandi_sdk::proto::mandi::profile::v1::{GetPreferencesRequest, GetProfileRequest};
@@ -40,6 +41,12 @@ pub trait Directory: Send + Sync + 'static {
         &self,
         id: Uuid,
     ) -> impl Future<Output = Result<Option<Recipient>, DirectoryUnavailable>> + Send;
+
+    /// The vendor who sells `product`; `None` when catalog does not know it.
+    fn vendor_of(
+        &self,
+        product: &str,
+    ) -> impl Future<Output = Result<Option<Uuid>, DirectoryUnavailable>> + Send;
 }
 
 impl<D: Directory> Directory for Arc<D> {
@@ -49,12 +56,20 @@ impl<D: Directory> Directory for Arc<D> {
     ) -> impl Future<Output = Result<Option<Recipient>, DirectoryUnavailable>> + Send {
         (**self).lookup(id)
     }
+
+    fn vendor_of(
+        &self,
+        product: &str,
+    ) -> impl Future<Output = Result<Option<Uuid>, DirectoryUnavailable>> + Send {
+        (**self).vendor_of(product)
+    }
 }
 
 /// Fixed users, and a switch to play an outage.
 #[derive(Clone, Default)]
 pub struct StaticDirectory {
     users: Arc<Mutex<HashMap<Uuid, Recipient>>>,
+    vendors: Arc<Mutex<HashMap<String, Uuid>>>,
     down: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -66,6 +81,23 @@ impl StaticDirectory {
         }
     }
 
+    /// Records that `vendor` sells `product`.
+    pub fn sells(&self, vendor: Uuid, product: &str) {
+        if let Ok(mut vendors) = self.vendors.lock() {
+            vendors.insert(product.to_owned(), vendor);
+        }
+    }
+
+    fn check(&self) -> Result<(), DirectoryUnavailable> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DirectoryUnavailable {
+                service: "profile",
+                reason: "down (test switch)".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Makes lookups fail (`true`) or work again.
     pub fn set_down(&self, down: bool) {
         self.down.store(down, std::sync::atomic::Ordering::SeqCst);
@@ -74,17 +106,21 @@ impl StaticDirectory {
 
 impl Directory for StaticDirectory {
     async fn lookup(&self, id: Uuid) -> Result<Option<Recipient>, DirectoryUnavailable> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(DirectoryUnavailable {
-                service: "profile",
-                reason: "down (test switch)".into(),
-            });
-        }
+        self.check()?;
         Ok(self.users.lock().ok().and_then(|u| u.get(&id).cloned()))
+    }
+
+    async fn vendor_of(&self, product: &str) -> Result<Option<Uuid>, DirectoryUnavailable> {
+        self.check()?;
+        Ok(self
+            .vendors
+            .lock()
+            .ok()
+            .and_then(|v| v.get(product).copied()))
     }
 }
 
-/// Identity and profile through the SDK.
+/// Identity, profile and catalog through the SDK.
 pub struct SdkDirectory {
     /// Sends the service token: identity's GetUser, profile.
     service: Mandi,
@@ -96,19 +132,19 @@ pub struct SdkDirectory {
 }
 
 impl SdkDirectory {
-    /// Asks identity at `identity` and profile at `profile`, signing in with `secret`;
-    /// every call bounded by `timeout`.
+    /// Asks identity, profile and catalog at their `endpoints`, signing in with
+    /// `secret`; every call bounded by `timeout`.
     pub fn new(
-        identity: &str,
-        profile: &str,
+        endpoints: &Endpoints,
         secret: SecretString,
         timeout: Duration,
         tls: Option<tonic::transport::ClientTlsConfig>,
     ) -> Result<Self, mandi_sdk::SdkError> {
         let build = || {
             let mut builder = Mandi::builder()
-                .endpoint(identity.to_owned())
-                .service_endpoint("profile", profile.to_owned())
+                .endpoint(endpoints.identity.clone())
+                .service_endpoint("profile", endpoints.profile.clone())
+                .service_endpoint("catalog", endpoints.catalog.clone())
                 .default_deadline(timeout)
                 // A failed lookup retries the whole event, with the consumer's backoff.
                 .retry(mandi_sdk::RetryPolicy::none());
@@ -213,6 +249,32 @@ impl Directory for SdkDirectory {
             preferences,
         }))
     }
+
+    async fn vendor_of(&self, product: &str) -> Result<Option<Uuid>, DirectoryUnavailable> {
+        let mandi = self.signed_in().await?;
+        let found = ask(
+            "catalog",
+            self.timeout,
+            mandi.catalog().get_product(GetProductRequest {
+                product_id: product.to_owned(),
+            }),
+        )
+        .await?;
+        Ok(found
+            .and_then(|r| r.product)
+            .and_then(|p| Uuid::parse_str(&p.vendor_id).ok()))
+    }
+}
+
+/// Where the peers are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// identity: service tokens and users' email.
+    pub identity: String,
+    /// profile: phones and preferences.
+    pub profile: String,
+    /// catalog: who sells a product.
+    pub catalog: String,
 }
 
 /// The channel a profile preference names; `None` for unspecified or unknown values.
@@ -225,7 +287,8 @@ pub fn channel_from_proto(value: i32) -> Option<ChannelKind> {
     }
 }
 
-/// One call to `service` within `timeout`: `Ok(None)` for NOT_FOUND, unavailable for
+/// One call to `service` within `timeout`: `Ok(None)` for NOT_FOUND and
+/// INVALID_ARGUMENT, unavailable for
 /// anything else that is not an answer (including refusals: a misconfigured secret heals
 /// only by retrying after it is fixed, and the event is kept until then or dead-lettered).
 async fn ask<T>(
@@ -235,7 +298,10 @@ async fn ask<T>(
 ) -> Result<Option<T>, DirectoryUnavailable> {
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(response)) => Ok(Some(response.into_inner())),
-        Ok(Err(status)) if status.code() == Code::NotFound => Ok(None),
+        // An id the peer cannot parse (a product id from an event) names nothing either.
+        Ok(Err(status)) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
+            Ok(None)
+        }
         Ok(Err(status)) => Err(DirectoryUnavailable {
             service,
             reason: format!("{:?}: {}", status.code(), status.message()),

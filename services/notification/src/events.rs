@@ -1,7 +1,8 @@
 //! The events notification reacts to, and the notice each one becomes: who it is for, the
 //! template and its values. Customers hear about their orders, payments, refunds and
-//! deliveries; operations (a configured address) about low stock and expiring batches,
-//! since those events name no vendor (see README, "Notifications").
+//! deliveries; the vendor of the product (found through catalog, since the events name
+//! none) about low stock, and the vendor and operations (a configured address) about
+//! expiring batches.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,9 @@ pub const TOPICS: &[&str] = &[
 pub enum Audience {
     /// A user, reached by their preferences.
     User(Uuid),
+    /// The vendor who sells the product (catalog's `vendor_id`), reached like a user;
+    /// operations instead when catalog does not know the product.
+    VendorOf(String),
     /// The operations address (`MANDI_NOTIFICATION__OPS_EMAIL`).
     Operations,
 }
@@ -32,8 +36,8 @@ pub enum Audience {
 /// A message to send because of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
-    /// Who it is for.
-    pub audience: Audience,
+    /// Who it is for, each once.
+    pub audiences: Vec<Audience>,
     /// Template id.
     pub template: &'static str,
     /// Template values.
@@ -50,14 +54,14 @@ pub fn notice(envelope: &EventEnvelope) -> Result<Option<Notice>, String> {
         let user =
             Uuid::parse_str(user_id).map_err(|_| format!("user_id {user_id:?} is not a UUID"))?;
         Ok(Some(Notice {
-            audience: Audience::User(user),
+            audiences: vec![Audience::User(user)],
             template,
             data: data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }))
     };
-    let operations = |template, data: Vec<(&str, String)>| {
+    let stock = |template, audiences, data: Vec<(&str, String)>| {
         Ok(Some(Notice {
-            audience: Audience::Operations,
+            audiences,
             template,
             data: data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }))
@@ -143,16 +147,21 @@ pub fn notice(envelope: &EventEnvelope) -> Result<Option<Notice>, String> {
                 ),
             ],
         ),
-        Payload::StockLow(e) => operations(
+        Payload::StockLow(e) => stock(
             "stock_low",
+            vec![Audience::VendorOf(e.product_id.clone())],
             vec![
                 ("product_id", e.product_id.clone()),
                 ("available", e.available_quantity.to_string()),
                 ("threshold", e.low_stock_threshold.to_string()),
             ],
         ),
-        Payload::BatchExpiring(e) => operations(
+        Payload::BatchExpiring(e) => stock(
             "batch_expiring",
+            vec![
+                Audience::VendorOf(e.product_id.clone()),
+                Audience::Operations,
+            ],
             vec![
                 ("batch_id", e.batch_id.clone()),
                 ("product_id", e.product_id.clone()),
@@ -241,7 +250,7 @@ mod tests {
             })
         });
         let notice = notice(&event).unwrap().unwrap();
-        assert_eq!(notice.audience, Audience::User(user));
+        assert_eq!(notice.audiences, [Audience::User(user)]);
         assert_eq!(notice.template, "order_placed");
         assert_eq!(notice.data["total"], "INR 123.45");
     }
@@ -280,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn stock_low_goes_to_operations() {
+    fn stock_low_goes_to_the_products_vendor() {
         let event = envelope("inventory", "product", "p-1", |meta| {
             Payload::StockLow(StockLow {
                 event_id: meta.event_id,
@@ -291,7 +300,7 @@ mod tests {
             })
         });
         let notice = notice(&event).unwrap().unwrap();
-        assert_eq!(notice.audience, Audience::Operations);
+        assert_eq!(notice.audiences, [Audience::VendorOf("p-1".into())]);
         assert_eq!(notice.data["available"], "3");
     }
 

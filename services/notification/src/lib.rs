@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 use crate::channels::smtp::SmtpChannel;
 use crate::channels::{Channels, LogChannel};
-use crate::directory::SdkDirectory;
+use crate::directory::{Endpoints, SdkDirectory};
 use crate::domain::ChannelKind;
 use crate::grpc::NotificationGrpc;
 use crate::notifier::{Dispatcher, Notifier, Settings};
@@ -78,6 +78,9 @@ pub struct NotificationConfig {
     pub identity_endpoint: Option<String>,
     /// `MANDI_NOTIFICATION__PROFILE_ENDPOINT`; filled in like identity's.
     pub profile_endpoint: Option<String>,
+    /// `MANDI_NOTIFICATION__CATALOG_ENDPOINT`, for the vendor of a product; filled in like
+    /// identity's.
+    pub catalog_endpoint: Option<String>,
     /// Client TLS for `https://` peers; set by the server.
     pub peer_tls: Option<tonic::transport::ClientTlsConfig>,
     /// `MANDI_NOTIFICATION__PEER_TIMEOUT`: deadline of each lookup (default 3s).
@@ -167,6 +170,7 @@ impl NotificationConfig {
             client_secret: client_secret.map(SecretString::from),
             identity_endpoint,
             profile_endpoint: env.get("MANDI_NOTIFICATION__PROFILE_ENDPOINT")?,
+            catalog_endpoint: env.get("MANDI_NOTIFICATION__CATALOG_ENDPOINT")?,
             peer_tls: None,
             peer_timeout: bounded(
                 env,
@@ -304,18 +308,26 @@ async fn build<S: NotificationStore>(
         var: var.into(),
         hint: hint.into(),
     };
-    let identity = config.identity_endpoint.clone().ok_or_else(|| {
-        missing(
+    let endpoint = |value: &Option<String>, var: &str, hint: &str| {
+        value.clone().ok_or_else(|| missing(var, hint))
+    };
+    let endpoints = Endpoints {
+        identity: endpoint(
+            &config.identity_endpoint,
             "MANDI_NOTIFICATION__IDENTITY_ENDPOINT",
             "the identity service's URL, for users' email addresses",
-        )
-    })?;
-    let profile = config.profile_endpoint.clone().ok_or_else(|| {
-        missing(
+        )?,
+        profile: endpoint(
+            &config.profile_endpoint,
             "MANDI_NOTIFICATION__PROFILE_ENDPOINT",
             "the profile service's URL, for phones and channel preferences",
-        )
-    })?;
+        )?,
+        catalog: endpoint(
+            &config.catalog_endpoint,
+            "MANDI_NOTIFICATION__CATALOG_ENDPOINT",
+            "the catalog service's URL, for the vendor of a product",
+        )?,
+    };
     let secret = config.client_secret.clone().ok_or_else(|| {
         missing(
             "MANDI_NOTIFICATION__CLIENT_SECRET",
@@ -325,13 +337,12 @@ async fn build<S: NotificationStore>(
     })?;
     let directory = Arc::new(
         SdkDirectory::new(
-            &identity,
-            &profile,
+            &endpoints,
             secret,
             config.peer_timeout,
             config.peer_tls.clone(),
         )
-        .context("cannot build notification's identity and profile clients")?,
+        .context("cannot build notification's identity, profile and catalog clients")?,
     );
     let wake = Arc::new(Notify::new());
     let notifier = Notifier::new(

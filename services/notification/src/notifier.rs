@@ -108,40 +108,33 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
         let template = templates::find(notice.template)
             .ok_or_else(|| HandlingError::Reject(format!("no template {}", notice.template)))?;
         let now = domain::now();
-        let deliveries = match notice.audience {
-            Audience::User(user) => match self.directory.lookup(user).await {
-                Ok(Some(recipient)) => self
-                    .deliveries_for(template, &recipient, &[], &notice.data, now)
-                    .map_err(|e| HandlingError::Reject(e.to_string()))?,
-                Ok(None) => {
-                    tracing::warn!(%user, event_id = %envelope.event_id, "event for a user identity does not know; nothing sent");
-                    Vec::new()
-                }
-                Err(error) => return Err(HandlingError::Retry(error.to_string())),
-            },
-            Audience::Operations => match &self.settings.operations_email {
-                Some(address) => {
-                    vec![
-                        self.delivery(
-                            template,
-                            None,
-                            ChannelKind::Email,
-                            Plan::Send(address.clone()),
-                            &notice.data,
-                            now,
-                        )
-                        .map_err(|e| HandlingError::Reject(e.to_string()))?,
-                    ]
-                }
-                None => {
-                    tracing::info!(
-                        template = template.id,
-                        "no MANDI_NOTIFICATION__OPS_EMAIL; operations notice not sent"
-                    );
-                    Vec::new()
-                }
-            },
-        };
+        let mut audiences = Vec::new();
+        for audience in notice.audiences {
+            let resolved = match audience {
+                Audience::VendorOf(product) => match self.directory.vendor_of(&product).await {
+                    Ok(Some(vendor)) => Audience::User(vendor),
+                    Ok(None) => {
+                        tracing::info!(%product, "catalog does not know the product; telling operations");
+                        Audience::Operations
+                    }
+                    Err(error) => return Err(HandlingError::Retry(error.to_string())),
+                },
+                other => other,
+            };
+            if !audiences.contains(&resolved) {
+                audiences.push(resolved);
+            }
+        }
+        let mut deliveries = Vec::new();
+        for audience in audiences {
+            deliveries.extend(
+                self.deliveries_to(audience, template, &notice.data, now)
+                    .await?,
+            );
+        }
+        if deliveries.is_empty() {
+            tracing::info!(event_id = %envelope.event_id, template = template.id, "nobody to tell; event recorded with no delivery");
+        }
         let trace_id = events::trace_id(&event.headers);
         let deliveries = deliveries
             .into_iter()
@@ -279,6 +272,51 @@ impl<S: NotificationStore, D: Directory> Notifier<S, D> {
             }
         }
         Ok(self.store.list(&filter, after, limit).await?)
+    }
+
+    /// The deliveries of a notice to one (resolved) audience.
+    async fn deliveries_to(
+        &self,
+        audience: Audience,
+        template: &templates::Template,
+        data: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, HandlingError> {
+        let reject = |e: NotificationError| HandlingError::Reject(e.to_string());
+        match audience {
+            Audience::User(user) => match self.directory.lookup(user).await {
+                Ok(Some(recipient)) => self
+                    .deliveries_for(template, &recipient, &[], data, now)
+                    .map_err(reject),
+                Ok(None) => {
+                    tracing::warn!(%user, "a notice for a user identity does not know; not sent");
+                    Ok(Vec::new())
+                }
+                Err(error) => Err(HandlingError::Retry(error.to_string())),
+            },
+            Audience::Operations => match &self.settings.operations_email {
+                Some(address) => Ok(vec![
+                    self.delivery(
+                        template,
+                        None,
+                        ChannelKind::Email,
+                        Plan::Send(address.clone()),
+                        data,
+                        now,
+                    )
+                    .map_err(reject)?,
+                ]),
+                None => {
+                    tracing::info!(
+                        template = template.id,
+                        "no MANDI_NOTIFICATION__OPS_EMAIL; operations notice not sent"
+                    );
+                    Ok(Vec::new())
+                }
+            },
+            // Resolved by the caller; a vendor left unresolved is nobody to send to.
+            Audience::VendorOf(_) => Ok(Vec::new()),
+        }
     }
 
     fn deliveries_for(

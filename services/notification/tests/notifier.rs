@@ -220,14 +220,8 @@ fn stock_low() -> ConsumedEvent {
     }))
 }
 
-#[tokio::test]
-async fn stock_and_expiry_notices_go_to_the_operations_address() {
-    let w = world(Settings {
-        operations_email: Some("ops@mandi.local".into()),
-        ..Settings::default()
-    });
-    w.notifier.handle(&stock_low()).await.unwrap();
-    let expiring = consumed(envelope("inventory", "batch", "b-1", |meta| {
+fn batch_expiring() -> ConsumedEvent {
+    consumed(envelope("inventory", "batch", "b-1", |meta| {
         Payload::BatchExpiring(BatchExpiring {
             event_id: meta.event_id,
             batch_id: "b-1".into(),
@@ -236,28 +230,71 @@ async fn stock_and_expiry_notices_go_to_the_operations_address() {
             unsold_quantity: 12,
             ..BatchExpiring::default()
         })
-    }));
-    w.notifier.handle(&expiring).await.unwrap();
-    let deliveries = all(&w.store).await;
-    assert_eq!(deliveries.len(), 2);
-    assert!(
-        deliveries
-            .iter()
-            .all(|d| d.recipient == "ops@mandi.local" && d.user_id.is_none())
-    );
-    assert!(
-        deliveries
-            .iter()
-            .any(|d| d.subject == "Low stock: product p-9")
-    );
-    assert!(deliveries.iter().any(|d| d.body.contains("with 12 unsold")));
+    }))
 }
 
 #[tokio::test]
-async fn without_an_operations_address_stock_notices_are_only_remembered() {
+async fn low_stock_goes_to_the_vendor_who_sells_the_product() {
+    let w = world(Settings {
+        operations_email: Some("ops@mandi.local".into()),
+        ..Settings::default()
+    });
+    let vendor = user(&w, None, vec![]);
+    w.directory.sells(vendor, "p-9");
+    w.notifier.handle(&stock_low()).await.unwrap();
+    let deliveries = all(&w.store).await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].user_id, Some(vendor));
+    assert_eq!(deliveries[0].subject, "Low stock: product p-9");
+}
+
+#[tokio::test]
+async fn an_expiring_batch_goes_to_the_vendor_and_to_operations() {
+    let w = world(Settings {
+        operations_email: Some("ops@mandi.local".into()),
+        ..Settings::default()
+    });
+    let vendor = user(&w, None, vec![]);
+    w.directory.sells(vendor, "p-9");
+    w.notifier.handle(&batch_expiring()).await.unwrap();
+    let deliveries = all(&w.store).await;
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    assert!(deliveries.iter().any(|d| d.user_id == Some(vendor)));
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| d.user_id.is_none() && d.recipient == "ops@mandi.local")
+    );
+    assert!(deliveries.iter().all(|d| d.body.contains("with 12 unsold")));
+}
+
+#[tokio::test]
+async fn a_product_catalog_does_not_know_is_told_to_operations_once() {
+    let w = world(Settings {
+        operations_email: Some("ops@mandi.local".into()),
+        ..Settings::default()
+    });
+    w.notifier.handle(&batch_expiring()).await.unwrap();
+    let deliveries = all(&w.store).await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].recipient, "ops@mandi.local");
+}
+
+#[tokio::test]
+async fn without_an_operations_address_an_unowned_products_notice_is_only_remembered() {
     let w = world(Settings::default());
     assert!(w.notifier.on_event(&stock_low()).await.unwrap());
     assert!(all(&w.store).await.is_empty());
+}
+
+#[tokio::test]
+async fn catalog_down_is_a_retry() {
+    let w = world(Settings::default());
+    w.directory.set_down(true);
+    assert!(matches!(
+        w.notifier.handle(&stock_low()).await,
+        Err(HandlingError::Retry(_))
+    ));
 }
 
 fn request(user: Uuid, request_id: &str) -> SendRequest {
