@@ -115,7 +115,17 @@ impl NotificationConfig {
                     .into(),
             }
         };
-        let client_secret: Option<String> = env.get("MANDI_NOTIFICATION__CLIENT_SECRET")?;
+        // Required before anything starts in real mode; under `--target=all` the server
+        // makes one up (`embed_client_secret`).
+        let client_secret: Option<String> = if embedded {
+            env.get("MANDI_NOTIFICATION__CLIENT_SECRET")?
+        } else {
+            Some(env.require(
+                "MANDI_NOTIFICATION__CLIENT_SECRET",
+                "notification's secret, as registered with identity in \
+                 MANDI_IDENTITY__SERVICE_CLIENTS=notification=<secret>",
+            )?)
+        };
         if client_secret.as_ref().is_some_and(|s| s.len() < 16) {
             return Err(invalid(
                 env,
@@ -374,6 +384,20 @@ mod tests {
         let err = NotificationConfig::from_env(&env, false).err().unwrap();
         assert!(
             err.to_string().contains("MANDI_NOTIFICATION__DATABASE_URL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn real_mode_names_the_missing_client_secret() {
+        let env = Env::from_pairs([(
+            "MANDI_NOTIFICATION__DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/notification",
+        )]);
+        let err = NotificationConfig::from_env(&env, false).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("MANDI_NOTIFICATION__CLIENT_SECRET"),
             "{err}"
         );
     }
