@@ -114,11 +114,12 @@ fn update_profile(profile: Profile, paths: &[&str], request_id: &str) -> UpdateP
 }
 
 #[tokio::test]
-async fn a_profile_starts_empty_and_changes_only_what_the_mask_names() {
+async fn a_new_profile_has_the_registered_name_and_changes_only_what_the_mask_names() {
     let server = start_real().await;
     let (asha, asha_id) = user(&server, "asha@example.com").await;
 
-    let empty = asha
+    profile_named(&asha, "Test User").await;
+    let fresh = asha
         .profile()
         .get_profile(GetProfileRequest::default())
         .await
@@ -126,9 +127,9 @@ async fn a_profile_starts_empty_and_changes_only_what_the_mask_names() {
         .into_inner()
         .profile
         .unwrap();
-    assert_eq!(empty.id, asha_id);
-    assert_eq!(empty.name, format!("profiles/{asha_id}"));
-    assert_eq!((empty.display_name.as_str(), empty.create_time), ("", None));
+    assert_eq!(fresh.id, asha_id);
+    assert_eq!(fresh.name, format!("profiles/{asha_id}"));
+    assert_eq!((fresh.phone.as_str(), fresh.avatar_url.as_str()), ("", ""));
 
     let values = Profile {
         display_name: "Asha Rao".into(),

@@ -13,6 +13,7 @@ use prost::Message as _;
 use rdkafka::Message as _;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
+use rdkafka::types::RDKafkaErrorCode;
 
 use mandi_runtime::events::continue_trace;
 use tracing::Instrument as _;
@@ -159,10 +160,14 @@ impl<H: EventHandler> Runner<H> {
                 .store_offset_from_message(&message)
                 .map_err(KafkaError::Consume)?;
         }
-        self.consumer
-            .commit_consumer_state(CommitMode::Sync)
-            .map_err(KafkaError::Consume)?;
-        Ok(report)
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            // The background commit already took every stored offset: nothing is left.
+            Ok(())
+            | Err(rdkafka::error::KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
+                Ok(report)
+            }
+            Err(error) => Err(KafkaError::Consume(error)),
+        }
     }
 
     async fn process(&self, message: &BorrowedMessage<'_>) -> Result<Processed, KafkaError> {
