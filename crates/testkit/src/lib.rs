@@ -5,8 +5,8 @@
 
 pub mod accounts;
 pub mod bench;
-pub mod mesh;
 pub mod http;
+pub mod mesh;
 mod pki;
 mod proxy;
 mod server;

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mandi_runtime::config::{ConfigError, Env};
 use mandi_kafka::EventsConfig;
+use mandi_runtime::config::{ConfigError, Env};
 use mandi_runtime::outbox::Relay;
 use mandi_runtime::server::Module;
 use mandi_sdk::proto::mandi::order::v1::order_service_server::OrderServiceServer;
@@ -124,8 +124,8 @@ fn build<S: OrderStore>(store: S, config: &OrderConfig) -> anyhow::Result<Module
         .publisher("order")
         .context("cannot create order's event publisher")?;
     // The relay lives as long as the process: its task is never aborted.
-    let _relay = Relay::new(store.clone(), publisher, config.outbox_batch)
-        .spawn(config.outbox_interval);
+    let _relay =
+        Relay::new(store.clone(), publisher, config.outbox_batch).spawn(config.outbox_interval);
     let service = OrderServiceServer::new(OrderGrpc::new(Orders::new(store)));
     Ok(Module::new(service, grpc::POLICIES))
 }
