@@ -21,6 +21,7 @@ use mandi_sdk::proto::mandi::common::v1::{Address as PostalAddress, DeliveryDest
 use mandi_sdk::proto::mandi::inventory::v1::{
     CreateWarehouseRequest, GetAvailabilityRequest, ReceiveStockRequest, Warehouse,
 };
+use mandi_sdk::proto::mandi::notification::v1::{Delivery, ListDeliveriesRequest};
 use mandi_sdk::proto::mandi::order::v1::{ListOrdersRequest, Order, OrderStatus};
 use mandi_sdk::proto::mandi::payment::v1::{
     CardDetails, EntryDirection, ListLedgerEntriesRequest, ListPaymentsRequest, Payment,
@@ -1148,4 +1149,88 @@ async fn two_hundred_concurrent_checkouts_never_oversell_and_settle_every_order(
     let (paid, cancelled) = mesh.books().await;
     assert_eq!(paid, completed);
     assert_eq!(paid + cancelled, SHOPPERS);
+}
+
+/// The shopper's sent notifications of `template`, once there is one.
+async fn notified(shopper: &Mandi, template: &str) -> Vec<Delivery> {
+    for _ in 0..200 {
+        let found: Vec<Delivery> = shopper
+            .notification()
+            .list_deliveries(ListDeliveriesRequest {
+                template: template.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .deliveries;
+        if !found.is_empty() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the shopper got no {template} notification");
+}
+
+#[tokio::test]
+async fn a_checkout_notifies_its_shopper_of_the_order_and_the_payment_in_the_checkouts_trace() {
+    // Traces are recorded (the collector address answers nothing; export fails quietly).
+    let server = start(
+        "all",
+        vec![("MANDI_OTLP__ENDPOINT", "http://127.0.0.1:9".to_owned())],
+    );
+    let admin = Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap();
+    sign_up(&admin, ADMIN_EMAIL).await;
+    let product = demo_product(&admin).await;
+    stock(&admin, &product, 10 * product.min_quantity.max(1)).await;
+    let shopper = Mandi::builder()
+        .endpoint(server.url())
+        .connect_lazy()
+        .unwrap();
+    sign_up(&shopper, "traced-shopper@example.com").await;
+    shopper
+        .cart()
+        .add_item(AddItemRequest {
+            cart_id: String::new(),
+            product_id: product.id.clone(),
+            quantity: product.min_quantity.max(1),
+            request_id: Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap();
+
+    // The shopper's own trace, as a browser or the CLI would start it.
+    let trace_id = Uuid::now_v7().simple().to_string();
+    let mut start = tonic::Request::new(request(Some(APPROVED)));
+    start.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-00f067aa0ba902b7-01")
+            .parse()
+            .unwrap(),
+    );
+    let checkout = shopper
+        .checkout()
+        .start_checkout(start)
+        .await
+        .unwrap()
+        .into_inner()
+        .checkout
+        .unwrap();
+    assert_eq!(
+        checkout.state,
+        CheckoutState::Completed as i32,
+        "{checkout:?}"
+    );
+
+    for template in ["order_placed", "payment_confirmed"] {
+        let deliveries = notified(&shopper, template).await;
+        assert!(
+            deliveries.iter().all(|d| d.trace_id == trace_id),
+            "{template}: {:?} is not the checkout's trace {trace_id}",
+            deliveries.iter().map(|d| &d.trace_id).collect::<Vec<_>>()
+        );
+    }
 }

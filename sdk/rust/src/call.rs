@@ -39,6 +39,7 @@ where
     {
         request.headers_mut().insert(AUTHORIZATION, bearer);
     }
+    crate::trace::inject(request.headers_mut());
 
     let budget = budget(request.headers_mut(), policy.default_deadline, method);
     let deadline = budget.map(|budget| Instant::now() + budget);

@@ -32,7 +32,9 @@
 //!
 //! Per call, [`MandiChannel`] adds `authorization: Bearer <token>` (unless the request has
 //! its own), a `grpc-timeout` from the default deadline (unless the request set one with
-//! `tonic::Request::set_timeout`; server streams get none), and retries UNAVAILABLE with
+//! `tonic::Request::set_timeout`; server streams get none), the W3C trace context of the
+//! span the call is made in (`traceparent`, unless the request has its own), and retries
+//! UNAVAILABLE with
 //! exponential backoff and jitter for calls that are safe to repeat ([`is_retry_safe`]).
 #![forbid(unsafe_code)]
 
@@ -45,6 +47,7 @@ mod methods;
 pub mod proto;
 mod retry;
 mod token;
+mod trace;
 
 pub use channel::{CallPolicy, MandiChannel};
 pub use client::{Mandi, MandiBuilder, SERVICES};

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use tokio::sync::broadcast;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::domain::{Failure, FailureReason, Running, Saga, State, Step};
@@ -171,13 +172,20 @@ impl<S: CheckoutStore> Orchestrator<S> {
             return;
         }
         let this = self.clone();
-        tokio::spawn(async move {
-            if let Err(error) = this.run(id).await {
-                // Left for the recovery loop (ours or another replica's) once the lease ends.
-                tracing::warn!(checkout = %id, %error, "checkout saga paused");
+        // A child of the span that started it, so the saga's calls stay in the shopper's
+        // trace (a saga resumed by recovery starts a trace of its own).
+        let span = tracing::info_span!("checkout.saga", checkout = %id);
+        tokio::spawn(
+            async move {
+                if let Err(error) = this.run(id).await {
+                    // Left for the recovery loop (ours or another replica's) once the lease
+                    // ends.
+                    tracing::warn!(checkout = %id, %error, "checkout saga paused");
+                }
+                lock(&this.running).remove(&id);
             }
-            lock(&this.running).remove(&id);
-        });
+            .instrument(span),
+        );
     }
 
     /// Claims unfinished sagas whose orchestrator stopped and runs them.
