@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mandi_runtime::config::{ConfigError, Env};
 use mandi_runtime::events::{EventPublisher, InProcessPublisher, PublishError};
 
-use crate::bus::{process_bus, run_in_process};
+use crate::bus::{consumers_stopped, process_bus, run_in_process};
 use crate::consumer::{ConsumerSettings, EventHandler, Runner};
 use mandi_sdk::proto::mandi::events::v1::EventEnvelope;
 
@@ -63,7 +63,8 @@ impl EventsConfig {
 
 impl EventsConfig {
     /// Starts `handler` as a member of `settings.group_id`: on Kafka when brokers are
-    /// configured, else on this process's bus. The task runs as long as the process.
+    /// configured, else on this process's bus. The task runs until [`crate::stop_consumers`],
+    /// then commits what it handled and ends.
     pub async fn consume<H: EventHandler>(
         &self,
         mut settings: ConsumerSettings,
@@ -75,7 +76,7 @@ impl EventsConfig {
             None => {
                 let bus = process_bus();
                 Ok(tokio::spawn(async move {
-                    run_in_process(&bus, &settings, &handler, std::future::pending()).await;
+                    run_in_process(&bus, &settings, &handler, consumers_stopped()).await;
                 }))
             }
             Some(brokers) => {
@@ -85,7 +86,7 @@ impl EventsConfig {
                 };
                 let runner = Runner::new(&config, settings, handler).await?;
                 Ok(tokio::spawn(async move {
-                    if let Err(error) = runner.run(std::future::pending()).await {
+                    if let Err(error) = runner.run(consumers_stopped()).await {
                         tracing::error!(%error, %group, "event consumer stopped");
                     }
                 }))

@@ -15,6 +15,24 @@ use crate::dead_letter_topic;
 /// Events one slow consumer may fall behind by before it misses some.
 const BUS_CAPACITY: usize = 16 * 1024;
 
+/// Tells every consumer started with `EventsConfig::consume` in this process to commit what
+/// it has done and stop (the server calls it on SIGTERM, before draining).
+pub fn stop_consumers() {
+    stop_signal().send_replace(true);
+}
+
+/// Resolves once [`stop_consumers`] was called.
+pub(crate) async fn consumers_stopped() {
+    let mut stopped = stop_signal().subscribe();
+    // An error means the sender is gone, which a static never is: treat it as stop.
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+fn stop_signal() -> &'static tokio::sync::watch::Sender<bool> {
+    static STOP: OnceLock<tokio::sync::watch::Sender<bool>> = OnceLock::new();
+    STOP.get_or_init(|| tokio::sync::watch::channel(false).0)
+}
+
 /// The bus of this process: every in-process publisher and consumer shares it.
 pub fn process_bus() -> InProcessPublisher {
     static BUS: OnceLock<InProcessPublisher> = OnceLock::new();
@@ -197,6 +215,21 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(*handler.0.lock().unwrap(), [5]);
+    }
+
+    #[tokio::test]
+    async fn stopping_consumers_ends_their_tasks() {
+        // nextest runs every test in a process of its own, so stopping is this test's alone.
+        let config = EventsConfig::from_env(&mandi_runtime::config::Env::default()).unwrap();
+        let task = config
+            .consume(settings("mandi.stop-test.events.v1"), Record::default())
+            .await
+            .unwrap();
+        stop_consumers();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the consumer stopped")
+            .unwrap();
     }
 
     fn uuid_like() -> u128 {

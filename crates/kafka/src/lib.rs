@@ -18,7 +18,7 @@ mod publisher;
 mod topics;
 
 pub use backbone::{EventsConfig, Publisher};
-pub use bus::{process_bus, run_in_process};
+pub use bus::{process_bus, run_in_process, stop_consumers};
 pub use publisher::KafkaPublisher;
 pub use topics::dead_letter_topic;
 

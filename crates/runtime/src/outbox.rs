@@ -19,6 +19,9 @@ use tracing::Instrument as _;
 
 use crate::events::{EventPublisher, continue_trace, publish_envelope};
 
+/// The longest wait between relay passes while publishing keeps failing.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 /// An event waiting in an outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRecord {
@@ -123,16 +126,26 @@ impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
 
 impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
     /// Drains the outbox every `interval` for as long as the returned task runs (abort it
-    /// to stop); storage failures are logged and retried on the next tick.
+    /// to stop). While the publisher or the storage fails, the wait doubles after each
+    /// failed pass, up to [`MAX_BACKOFF`] (or `interval` when that is longer), so a broker
+    /// that is down is not hammered; the first pass that goes through resets it.
     pub fn spawn(self, interval: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut wait = interval;
             loop {
-                ticks.tick().await;
-                if let Err(error) = self.drain().await {
-                    tracing::warn!(%error, "cannot read the outbox");
-                }
+                tokio::time::sleep(wait).await;
+                let failed = match self.drain().await {
+                    Ok(pass) => pass.stalled,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the outbox");
+                        true
+                    }
+                };
+                wait = if failed {
+                    wait.saturating_mul(2).min(MAX_BACKOFF.max(interval))
+                } else {
+                    interval
+                };
             }
         })
     }

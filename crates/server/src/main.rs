@@ -140,7 +140,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         %admin_addr,
         "mandi-server started"
     );
-    let shutdown = server::shutdown_signal().context("cannot listen for SIGTERM and SIGINT")?;
+    let signal = server::shutdown_signal().context("cannot listen for SIGTERM and SIGINT")?;
+    // Event consumers commit what they handled and stop as the server starts draining.
+    let shutdown = async move {
+        signal.await;
+        mandi_kafka::stop_consumers();
+    };
     // One machine-readable line on stdout, for scripts and tests that start on port 0.
     println!("listening grpc={grpc_addr} admin={admin_addr}");
     std::io::stdout().flush()?;
