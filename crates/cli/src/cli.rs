@@ -92,6 +92,9 @@ pub enum Command {
     /// Stock in the warehouses (admins and vendors).
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Messages mandi sent you (admins: anyone's).
+    #[command(subcommand)]
+    Notifications(NotificationsCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.
@@ -234,6 +237,24 @@ pub struct CheckoutArgs {
     pub cod: bool,
 }
 
+/// Notifications subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCommand {
+    /// List notifications, newest first.
+    List {
+        /// Only this template (for example `order_placed`, `payment_confirmed`).
+        #[arg(long, default_value = "")]
+        template: String,
+        /// Another user's notifications (admins only).
+        #[arg(long, default_value = "")]
+        user: String,
+        /// Most notifications to show.
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+    },
+}
+
+/// Orders subcommands.
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
     /// List orders, newest first (admins: every user's).

@@ -6,6 +6,7 @@ mod cart;
 mod catalog;
 mod checkout;
 mod inventory;
+mod notifications;
 mod orders;
 
 use anyhow::Result;
@@ -27,6 +28,7 @@ pub async fn run(ctx: &mut Context, command: Command) -> Result<()> {
         Command::Checkout(args) => checkout::run(ctx, args).await,
         Command::Orders(command) => orders::run(ctx, command).await,
         Command::Inventory(command) => inventory::run(ctx, command).await,
+        Command::Notifications(command) => notifications::run(ctx, command).await,
         Command::Completions { .. } => Ok(()),
     }
 }

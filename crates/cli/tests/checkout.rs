@@ -101,6 +101,31 @@ fn a_checkout_shows_each_step_and_places_a_paid_order() {
         .success()
         .stdout(predicate::str::contains("your cart is empty"));
 
+    // The order and payment notices reach the shopper (notification consumes the events).
+    let mut notices = serde_json::Value::Null;
+    for _ in 0..100 {
+        notices = asha.json(&["notifications", "list"]);
+        let templates: Vec<&str> = notices["deliveries"]
+            .as_array()
+            .map(|d| d.iter().filter_map(|d| d["template"].as_str()).collect())
+            .unwrap_or_default();
+        if templates.contains(&"order_placed") && templates.contains(&"payment_confirmed") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        notices.to_string().contains("payment_confirmed"),
+        "no payment notice: {notices}"
+    );
+    asha.mandi(&["notifications", "list", "--template", "order_placed"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("order placed").or(predicate::str::contains("order_placed")),
+        )
+        .stdout(predicate::str::contains("sent"));
+
     // The admin packs it; the shopper can no longer cancel it.
     let admin = shop.person("admin");
     let packed = admin.json(&[
