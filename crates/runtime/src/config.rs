@@ -127,6 +127,30 @@ impl Env {
         })
     }
 
+    /// The error for `var`'s value, with why it is refused (the value as set, or empty).
+    pub fn invalid(&self, var: &str, reason: &str) -> ConfigError {
+        ConfigError::Invalid {
+            var: var.to_owned(),
+            value: self.raw(var).unwrap_or_default().to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// Like [`duration_or`](Self::duration_or), refusing values outside `min..=max`.
+    pub fn duration_within(
+        &self,
+        var: &str,
+        default: Duration,
+        min: Duration,
+        max: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let value = self.duration_or(var, default)?;
+        if !(min..=max).contains(&value) {
+            return Err(self.invalid(var, &format!("must be between {min:?} and {max:?}")));
+        }
+        Ok(value)
+    }
+
     /// Parses a duration such as `250ms`, `30s`, `15m`, `12h` or `7d`.
     pub fn duration_or(&self, var: &str, default: Duration) -> Result<Duration, ConfigError> {
         match self.raw(var) {
@@ -188,6 +212,21 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_outside_its_range_names_the_variable_and_the_range() {
+        let env = Env::from_pairs([("MANDI_X__TIMEOUT", "5m")]);
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        let err = env
+            .duration_within("MANDI_X__TIMEOUT", Duration::from_secs(5), min, max)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("MANDI_X__TIMEOUT=\"5m\""), "{err}");
+        assert!(err.contains("must be between 1s and 60s"), "{err}");
+        let unset = Env::from_pairs(Vec::<(String, String)>::new());
+        let default = unset.duration_within("MANDI_X__TIMEOUT", Duration::from_secs(5), min, max);
+        assert_eq!(default.ok(), Some(Duration::from_secs(5)));
+    }
 
     #[test]
     fn a_bad_value_names_its_variable() {

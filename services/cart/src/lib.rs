@@ -96,52 +96,32 @@ impl CartConfig {
         };
         let ttl = env.duration_or("MANDI_CART__TTL", Duration::from_secs(30 * 86_400))?;
         if !(Duration::from_secs(60)..=Duration::from_secs(365 * 86_400)).contains(&ttl) {
-            return Err(invalid(
-                env,
-                "MANDI_CART__TTL",
-                "must be between 1m and 365d",
-            ));
+            return Err(env.invalid("MANDI_CART__TTL", "must be between 1m and 365d"));
         }
         let currency: String = env.get_or("MANDI_CART__CURRENCY", "INR".to_owned())?;
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(invalid(
-                env,
-                "MANDI_CART__CURRENCY",
-                "expected an ISO 4217 code like INR",
-            ));
+            return Err(env.invalid("MANDI_CART__CURRENCY", "expected an ISO 4217 code like INR"));
         }
         let tax_rates = TaxRates::parse(
             env.raw("MANDI_CART__TAX_RATES")
                 .unwrap_or(DEFAULT_TAX_RATES),
         )
-        .map_err(|reason| invalid(env, "MANDI_CART__TAX_RATES", &reason))?;
+        .map_err(|reason| env.invalid("MANDI_CART__TAX_RATES", &reason))?;
         let defaults = LineCaps::default();
         let caps = LineCaps {
             max_grams: env.get_or("MANDI_CART__MAX_LINE_GRAMS", defaults.max_grams)?,
             max_units: env.get_or("MANDI_CART__MAX_LINE_UNITS", defaults.max_units)?,
         };
         if caps.max_grams < 1 {
-            return Err(invalid(
-                env,
-                "MANDI_CART__MAX_LINE_GRAMS",
-                "must be at least 1",
-            ));
+            return Err(env.invalid("MANDI_CART__MAX_LINE_GRAMS", "must be at least 1"));
         }
         if caps.max_units < 1 {
-            return Err(invalid(
-                env,
-                "MANDI_CART__MAX_LINE_UNITS",
-                "must be at least 1",
-            ));
+            return Err(env.invalid("MANDI_CART__MAX_LINE_UNITS", "must be at least 1"));
         }
         let peer_timeout =
             env.duration_or("MANDI_CART__PEER_TIMEOUT", Duration::from_millis(800))?;
         if peer_timeout < Duration::from_millis(10) {
-            return Err(invalid(
-                env,
-                "MANDI_CART__PEER_TIMEOUT",
-                "must be at least 10ms",
-            ));
+            return Err(env.invalid("MANDI_CART__PEER_TIMEOUT", "must be at least 10ms"));
         }
         Ok(Self {
             backends,
@@ -163,14 +143,6 @@ impl CartConfig {
             tax_rates: self.tax_rates.clone(),
             caps: self.caps,
         }
-    }
-}
-
-fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.to_owned(),
-        value: env.raw(var).unwrap_or_default().to_owned(),
-        reason: reason.to_owned(),
     }
 }
 

@@ -92,8 +92,7 @@ impl CheckoutConfig {
              MANDI_IDENTITY__SERVICE_CLIENTS=checkout=<secret>",
         )?;
         if client_secret.len() < 16 {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_CHECKOUT__CLIENT_SECRET",
                 "must be at least 16 characters",
             ));
@@ -106,46 +105,36 @@ impl CheckoutConfig {
         if endpoints[0].is_none() {
             endpoints[0] = env.get("MANDI_AUTH__IDENTITY_ENDPOINT")?;
         }
-        let step_timeout = bounded(
-            env,
+        let step_timeout = env.duration_within(
             "MANDI_CHECKOUT__STEP_TIMEOUT",
             Duration::from_secs(5),
-            (Duration::from_millis(50), Duration::from_secs(120)),
+            Duration::from_millis(50),
+            Duration::from_secs(120),
         )?;
-        let lease = bounded(
-            env,
+        let lease = env.duration_within(
             "MANDI_CHECKOUT__LEASE",
             Duration::from_secs(30),
-            (Duration::from_secs(1), Duration::from_secs(3600)),
+            Duration::from_secs(1),
+            Duration::from_secs(3600),
         )?;
         if lease < step_timeout * 2 {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_CHECKOUT__LEASE",
                 "must be at least twice MANDI_CHECKOUT__STEP_TIMEOUT",
             ));
         }
         let attempts: u32 = env.get_or("MANDI_CHECKOUT__STEP_ATTEMPTS", 3)?;
         if !(1..=20).contains(&attempts) {
-            return Err(invalid(
-                env,
-                "MANDI_CHECKOUT__STEP_ATTEMPTS",
-                "must be between 1 and 20",
-            ));
+            return Err(env.invalid("MANDI_CHECKOUT__STEP_ATTEMPTS", "must be between 1 and 20"));
         }
         let delivery_fee: i64 = env.get_or("MANDI_CHECKOUT__DELIVERY_FEE", 2500)?;
         if delivery_fee < 0 {
-            return Err(invalid(
-                env,
-                "MANDI_CHECKOUT__DELIVERY_FEE",
-                "must not be negative",
-            ));
+            return Err(env.invalid("MANDI_CHECKOUT__DELIVERY_FEE", "must not be negative"));
         }
         let crash_after = match env.raw("MANDI_CHECKOUT__TEST_CRASH_AFTER") {
             None | Some("") => None,
             Some(name) => Some(Step::parse(name).ok_or_else(|| {
-                invalid(
-                    env,
+                env.invalid(
                     "MANDI_CHECKOUT__TEST_CRASH_AFTER",
                     &format!("expected one of {}", Step::ALL.map(Step::name).join(", ")),
                 )
@@ -154,24 +143,24 @@ impl CheckoutConfig {
         let settings = Settings {
             delivery_fee,
             attempts,
-            backoff: bounded(
-                env,
+            backoff: env.duration_within(
                 "MANDI_CHECKOUT__RETRY_BACKOFF",
                 Duration::from_millis(200),
-                (Duration::from_millis(1), Duration::from_secs(60)),
+                Duration::from_millis(1),
+                Duration::from_secs(60),
             )?,
             lease,
-            recovery_interval: bounded(
-                env,
+            recovery_interval: env.duration_within(
                 "MANDI_CHECKOUT__RECOVERY_INTERVAL",
                 Duration::from_secs(5),
-                (Duration::from_millis(100), Duration::from_secs(3600)),
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
             )?,
-            reservation_ttl: bounded(
-                env,
+            reservation_ttl: env.duration_within(
                 "MANDI_CHECKOUT__RESERVATION_TTL",
                 Duration::from_secs(15 * 60),
-                (Duration::from_secs(60), Duration::from_secs(86_400)),
+                Duration::from_secs(60),
+                Duration::from_secs(86_400),
             )?,
             crash_after,
         };
@@ -182,11 +171,11 @@ impl CheckoutConfig {
             peer_tls: None,
             settings,
             step_timeout,
-            wait_limit: bounded(
-                env,
+            wait_limit: env.duration_within(
                 "MANDI_CHECKOUT__WAIT_LIMIT",
                 Duration::from_secs(60),
-                (Duration::from_secs(1), Duration::from_secs(600)),
+                Duration::from_secs(1),
+                Duration::from_secs(600),
             )?,
         })
     }
@@ -240,31 +229,6 @@ pub fn embed_client_secret(env: &mut Env) -> Result<(), ConfigError> {
 /// `MANDI_CHECKOUT__<PEER>_ENDPOINT`.
 pub fn endpoint_var(peer: &str) -> String {
     format!("MANDI_CHECKOUT__{}_ENDPOINT", peer.to_ascii_uppercase())
-}
-
-fn bounded(
-    env: &Env,
-    var: &str,
-    default: Duration,
-    (min, max): (Duration, Duration),
-) -> Result<Duration, ConfigError> {
-    let value = env.duration_or(var, default)?;
-    if !(min..=max).contains(&value) {
-        return Err(invalid(
-            env,
-            var,
-            &format!("must be between {min:?} and {max:?}"),
-        ));
-    }
-    Ok(value)
-}
-
-fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.to_owned(),
-        value: env.raw(var).unwrap_or_default().to_owned(),
-        reason: reason.to_owned(),
-    }
 }
 
 /// Builds checkout with its configured backend and starts its recovery loop.

@@ -94,8 +94,7 @@ impl InventoryConfig {
         let (min, max) = (MIN_TTL.to_std(), MAX_TTL.to_std());
         if min.is_ok_and(|min| reservation_ttl < min) || max.is_ok_and(|max| reservation_ttl > max)
         {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_INVENTORY__RESERVATION_TTL",
                 "must be between 1m and 24h",
             ));
@@ -103,32 +102,25 @@ impl InventoryConfig {
         let sweep_interval =
             env.duration_or("MANDI_INVENTORY__SWEEP_INTERVAL", Duration::from_secs(30))?;
         if sweep_interval < Duration::from_secs(1) {
-            return Err(invalid(
-                env,
-                "MANDI_INVENTORY__SWEEP_INTERVAL",
-                "must be at least 1s",
-            ));
+            return Err(env.invalid("MANDI_INVENTORY__SWEEP_INTERVAL", "must be at least 1s"));
         }
         let low_stock_threshold: i64 = env.get_or("MANDI_INVENTORY__LOW_STOCK_THRESHOLD", 10)?;
         if low_stock_threshold < 0 {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_INVENTORY__LOW_STOCK_THRESHOLD",
                 "must not be negative",
             ));
         }
         let expiry_warning_days: i32 = env.get_or("MANDI_INVENTORY__EXPIRY_WARNING_DAYS", 3)?;
         if !(0..=MAX_EXPIRY_WARNING_DAYS).contains(&expiry_warning_days) {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_INVENTORY__EXPIRY_WARNING_DAYS",
                 "must be between 0 and 365",
             ));
         }
         let currency: String = env.get_or("MANDI_INVENTORY__CURRENCY", "INR".to_owned())?;
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_INVENTORY__CURRENCY",
                 "expected an ISO 4217 code like INR",
             ));
@@ -145,14 +137,6 @@ impl InventoryConfig {
             expiry_warning_days,
             currency,
         })
-    }
-}
-
-fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.to_owned(),
-        value: env.raw(var).unwrap_or_default().to_owned(),
-        reason: reason.to_owned(),
     }
 }
 

@@ -127,8 +127,7 @@ impl NotificationConfig {
             )?)
         };
         if client_secret.as_ref().is_some_and(|s| s.len() < 16) {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_NOTIFICATION__CLIENT_SECRET",
                 "must be at least 16 characters",
             ));
@@ -151,16 +150,14 @@ impl NotificationConfig {
         if let Some(smtp) = &smtp
             && smtp.from.parse::<lettre::message::Mailbox>().is_err()
         {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_NOTIFICATION__EMAIL_FROM",
                 "must be a mailbox such as mandi <no-reply@mandi.local>",
             ));
         }
         let max_attempts: i32 = env.get_or("MANDI_NOTIFICATION__MAX_ATTEMPTS", 5)?;
         if !(1..=50).contains(&max_attempts) {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_NOTIFICATION__MAX_ATTEMPTS",
                 "must be between 1 and 50",
             ));
@@ -169,11 +166,7 @@ impl NotificationConfig {
             .get::<String>("MANDI_NOTIFICATION__OPS_EMAIL")?
             .filter(|e| !e.trim().is_empty());
         if operations_email.as_ref().is_some_and(|e| !e.contains('@')) {
-            return Err(invalid(
-                env,
-                "MANDI_NOTIFICATION__OPS_EMAIL",
-                "must be an email address",
-            ));
+            return Err(env.invalid("MANDI_NOTIFICATION__OPS_EMAIL", "must be an email address"));
         }
         Ok(Self {
             backends,
@@ -182,11 +175,11 @@ impl NotificationConfig {
             profile_endpoint: env.get("MANDI_NOTIFICATION__PROFILE_ENDPOINT")?,
             catalog_endpoint: env.get("MANDI_NOTIFICATION__CATALOG_ENDPOINT")?,
             peer_tls: None,
-            peer_timeout: bounded(
-                env,
+            peer_timeout: env.duration_within(
                 "MANDI_NOTIFICATION__PEER_TIMEOUT",
                 Duration::from_secs(3),
-                (Duration::from_millis(50), Duration::from_secs(60)),
+                Duration::from_millis(50),
+                Duration::from_secs(60),
             )?,
             smtp,
             outbox_dir: env
@@ -195,19 +188,19 @@ impl NotificationConfig {
                 .map(PathBuf::from),
             settings: Settings {
                 max_attempts,
-                backoff: bounded(
-                    env,
+                backoff: env.duration_within(
                     "MANDI_NOTIFICATION__RETRY_BACKOFF",
                     Duration::from_secs(1),
-                    (Duration::from_millis(1), Duration::from_secs(600)),
+                    Duration::from_millis(1),
+                    Duration::from_secs(600),
                 )?,
                 operations_email,
             },
-            dispatch_interval: bounded(
-                env,
+            dispatch_interval: env.duration_within(
                 "MANDI_NOTIFICATION__DISPATCH_INTERVAL",
                 Duration::from_secs(1),
-                (Duration::from_millis(10), Duration::from_secs(60)),
+                Duration::from_millis(10),
+                Duration::from_secs(60),
             )?,
             events: EventsConfig::from_env(env)?,
         })
@@ -238,31 +231,6 @@ pub fn embed_client_secret(env: &mut Env) -> Result<(), ConfigError> {
     env.set("MANDI_IDENTITY__SERVICE_CLIENTS", clients.join(","));
     env.set("MANDI_NOTIFICATION__CLIENT_SECRET", secret);
     Ok(())
-}
-
-fn bounded(
-    env: &Env,
-    var: &str,
-    default: Duration,
-    (min, max): (Duration, Duration),
-) -> Result<Duration, ConfigError> {
-    let value = env.duration_or(var, default)?;
-    if !(min..=max).contains(&value) {
-        return Err(invalid(
-            env,
-            var,
-            &format!("must be between {min:?} and {max:?}"),
-        ));
-    }
-    Ok(value)
-}
-
-fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.to_owned(),
-        value: env.raw(var).unwrap_or_default().to_owned(),
-        reason: reason.to_owned(),
-    }
 }
 
 /// The consumer group's settings: every topic notification reads; an event whose user

@@ -73,19 +73,14 @@ impl OrderConfig {
         let outbox_interval =
             env.duration_or("MANDI_ORDER__OUTBOX_INTERVAL", Duration::from_secs(1))?;
         if !(Duration::from_millis(10)..=Duration::from_secs(60)).contains(&outbox_interval) {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_ORDER__OUTBOX_INTERVAL",
                 "must be between 10ms and 1m",
             ));
         }
         let outbox_batch: usize = env.get_or("MANDI_ORDER__OUTBOX_BATCH", 100)?;
         if !(1..=10_000).contains(&outbox_batch) {
-            return Err(invalid(
-                env,
-                "MANDI_ORDER__OUTBOX_BATCH",
-                "must be between 1 and 10000",
-            ));
+            return Err(env.invalid("MANDI_ORDER__OUTBOX_BATCH", "must be between 1 and 10000"));
         }
         Ok(Self {
             backends,
@@ -93,14 +88,6 @@ impl OrderConfig {
             outbox_batch,
             events: EventsConfig::from_env(env)?,
         })
-    }
-}
-
-fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.to_owned(),
-        value: env.raw(var).unwrap_or_default().to_owned(),
-        reason: reason.to_owned(),
     }
 }
 

@@ -87,8 +87,7 @@ impl PaymentConfig {
         };
         let fee_bps: u32 = env.get_or("MANDI_PAYMENT__FEE_BPS", 200)?;
         if fee_bps > 10_000 {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_PAYMENT__FEE_BPS",
                 "must be between 0 and 10000 basis points",
             ));
@@ -96,16 +95,14 @@ impl PaymentConfig {
         let gateway_timeout =
             env.duration_or("MANDI_PAYMENT__GATEWAY_TIMEOUT", Duration::from_secs(10))?;
         if !(Duration::from_millis(100)..=Duration::from_secs(120)).contains(&gateway_timeout) {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_PAYMENT__GATEWAY_TIMEOUT",
                 "must be between 100ms and 2m",
             ));
         }
         let currency: String = env.get_or("MANDI_PAYMENT__CURRENCY", "INR".to_owned())?;
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(invalid(
-                env,
+            return Err(env.invalid(
                 "MANDI_PAYMENT__CURRENCY",
                 "expected an ISO 4217 code like INR",
             ));
@@ -113,11 +110,7 @@ impl PaymentConfig {
         let outbox_interval =
             env.duration_or("MANDI_PAYMENT__OUTBOX_INTERVAL", Duration::from_secs(1))?;
         if outbox_interval < Duration::from_millis(10) {
-            return Err(invalid(
-                env,
-                "MANDI_PAYMENT__OUTBOX_INTERVAL",
-                "must be at least 10ms",
-            ));
+            return Err(env.invalid("MANDI_PAYMENT__OUTBOX_INTERVAL", "must be at least 10ms"));
         }
         Ok(Self {
             backends,
@@ -136,14 +129,6 @@ impl PaymentConfig {
             gateway_timeout: self.gateway_timeout,
             currency: self.currency.clone(),
         }
-    }
-}
-
-fn invalid(env: &Env, var: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.to_owned(),
-        value: env.raw(var).unwrap_or_default().to_owned(),
-        reason: reason.to_owned(),
     }
 }
 
