@@ -12,9 +12,6 @@ use mandi_sdk::proto::mandi::cart::v1::{
 };
 use mandi_sdk::proto::mandi::catalog::v1::{Product, SearchProductsRequest};
 use mandi_sdk::proto::mandi::common::v1::Address as PostalAddress;
-use mandi_sdk::proto::mandi::inventory::v1::{
-    CreateWarehouseRequest, ReceiveStockRequest, Warehouse,
-};
 use mandi_sdk::proto::mandi::profile::v1::{
     Address, CreateAddressRequest, ListAddressesRequest, SetDefaultAddressRequest,
 };
@@ -79,54 +76,6 @@ async fn demo_product(mandi: &Mandi, query: &str, slug: &str) -> Product {
         .into_iter()
         .find(|p| p.slug == slug)
         .unwrap_or_else(|| panic!("the demo catalog has {slug}"))
-}
-
-async fn stock(admin: &Mandi, product: &Product, quantity: i64) {
-    let warehouse = admin
-        .inventory()
-        .create_warehouse(CreateWarehouseRequest {
-            warehouse: Some(Warehouse {
-                code: format!(
-                    "W-{}",
-                    Uuid::now_v7().simple().to_string()[24..].to_uppercase()
-                ),
-                display_name: "Bengaluru North".into(),
-                location: Some(PostalAddress {
-                    line1: "1 Market Road".into(),
-                    city: "Bengaluru".into(),
-                    country_code: "IN".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            request_id: Uuid::now_v7().to_string(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .warehouse
-        .unwrap();
-    let in_a_week = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 7 * 86_400;
-    admin
-        .inventory()
-        .receive_stock(ReceiveStockRequest {
-            product_id: product.id.clone(),
-            warehouse_id: warehouse.id,
-            quantity,
-            expire_time: Some(prost_types::Timestamp {
-                seconds: in_a_week,
-                nanos: 0,
-            }),
-            supplier_ref: "FARM-7".into(),
-            request_id: Uuid::now_v7().to_string(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
 }
 
 fn home(label: &str, line1: &str) -> Address {
@@ -224,8 +173,8 @@ async fn shopper_visit(shopper: Mandi, guest: Mandi, admin: Mandi) {
     // Stock for the mangoes, so merging can be capped by it.
     let mango = demo_product(&guest, "alphonso mango", "alphonso-mango").await;
     let cashews = demo_product(&guest, "cashews", "cashew-w240").await;
-    stock(&admin, &mango, 3).await;
-    stock(&admin, &cashews, 5_000).await;
+    mandi_testkit::mesh::stock(&admin, &mango.id, 3).await;
+    mandi_testkit::mesh::stock(&admin, &cashews.id, 5_000).await;
 
     // The shopper already has a dozen mangoes in their own cart.
     let own = add(&shopper, "", &mango, 1).await;

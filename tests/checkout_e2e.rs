@@ -18,9 +18,7 @@ use mandi_sdk::proto::mandi::checkout::v1::{
     StartCheckoutRequest, WatchCheckoutRequest, start_checkout_request,
 };
 use mandi_sdk::proto::mandi::common::v1::{Address as PostalAddress, DeliveryDestination};
-use mandi_sdk::proto::mandi::inventory::v1::{
-    CreateWarehouseRequest, GetAvailabilityRequest, ReceiveStockRequest, Warehouse,
-};
+use mandi_sdk::proto::mandi::inventory::v1::GetAvailabilityRequest;
 use mandi_sdk::proto::mandi::notification::v1::{Delivery, ListDeliveriesRequest};
 use mandi_sdk::proto::mandi::order::v1::{ListOrdersRequest, Order, OrderStatus};
 use mandi_sdk::proto::mandi::payment::v1::{
@@ -117,7 +115,7 @@ impl Mesh {
         let product = demo_product(&admin).await;
         let quantity = product.min_quantity.max(1);
         let received = lines * quantity;
-        stock(&admin, &product, received).await;
+        mandi_testkit::mesh::stock(&admin, &product.id, received).await;
         let mut this = Self {
             mesh,
             shop,
@@ -372,51 +370,6 @@ async fn demo_product(mandi: &Mandi) -> Product {
         .into_iter()
         .find(|p| p.slug == "watermelon")
         .expect("the demo catalog has watermelon")
-}
-
-async fn stock(admin: &Mandi, product: &Product, quantity: i64) {
-    let warehouse = admin
-        .inventory()
-        .create_warehouse(CreateWarehouseRequest {
-            warehouse: Some(Warehouse {
-                code: "W-NORTH".into(),
-                display_name: "Bengaluru North".into(),
-                location: Some(PostalAddress {
-                    line1: "1 Market Road".into(),
-                    city: "Bengaluru".into(),
-                    country_code: "IN".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            request_id: Uuid::now_v7().to_string(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .warehouse
-        .unwrap();
-    let in_a_week = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + 7 * 86_400;
-    admin
-        .inventory()
-        .receive_stock(ReceiveStockRequest {
-            product_id: product.id.clone(),
-            warehouse_id: warehouse.id,
-            quantity,
-            expire_time: Some(prost_types::Timestamp {
-                seconds: in_a_week,
-                nanos: 0,
-            }),
-            supplier_ref: "FARM-7".into(),
-            request_id: Uuid::now_v7().to_string(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
 }
 
 /// A checkout of the shopper's cart to an inline address, paid with `card` (cash on
@@ -936,7 +889,7 @@ async fn the_embedded_server_checks_out_out_of_the_box() {
         .unwrap();
     sign_up(&admin, ADMIN_EMAIL).await;
     let product = demo_product(&admin).await;
-    stock(&admin, &product, 10 * product.min_quantity.max(1)).await;
+    mandi_testkit::mesh::stock(&admin, &product.id, 10 * product.min_quantity.max(1)).await;
     let shopper = Mandi::builder()
         .endpoint(server.url())
         .connect_lazy()
@@ -1185,7 +1138,7 @@ async fn a_checkout_notifies_its_shopper_of_the_order_and_the_payment_in_the_che
         .unwrap();
     sign_up(&admin, ADMIN_EMAIL).await;
     let product = demo_product(&admin).await;
-    stock(&admin, &product, 10 * product.min_quantity.max(1)).await;
+    mandi_testkit::mesh::stock(&admin, &product.id, 10 * product.min_quantity.max(1)).await;
     let shopper = Mandi::builder()
         .endpoint(server.url())
         .connect_lazy()

@@ -72,3 +72,51 @@ pub async fn service(server: &ServerProcess, name: &str, secret: &str) -> Mandi 
 pub async fn checkout(server: &ServerProcess) -> Mandi {
     service(server, "checkout", CHECKOUT_SECRET).await
 }
+
+/// Receives `quantity` of `product_id` into a new warehouse (a code of its own), expiring
+/// in a week, as `admin`.
+pub async fn stock(admin: &Mandi, product_id: &str, quantity: i64) {
+    use mandi_sdk::proto::mandi::common::v1::Address;
+    use mandi_sdk::proto::mandi::inventory::v1::{
+        CreateWarehouseRequest, ReceiveStockRequest, Warehouse,
+    };
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let warehouse = admin
+        .inventory()
+        .create_warehouse(CreateWarehouseRequest {
+            warehouse: Some(Warehouse {
+                // The random tail of the id: codes are upper-case letters and digits.
+                code: format!("W-{}", id[24..].to_uppercase()),
+                display_name: "Bengaluru North".into(),
+                location: Some(Address {
+                    line1: "1 Market Road".into(),
+                    city: "Bengaluru".into(),
+                    country_code: "IN".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("create a warehouse: {status:?}"))
+        .into_inner()
+        .warehouse
+        .expect("a created warehouse");
+    let in_a_week = prost_types::Timestamp::from(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(7 * 86_400),
+    );
+    admin
+        .inventory()
+        .receive_stock(ReceiveStockRequest {
+            product_id: product_id.to_owned(),
+            warehouse_id: warehouse.id,
+            quantity,
+            expire_time: Some(in_a_week),
+            supplier_ref: "FARM-7".into(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|status| panic!("receive stock of {product_id}: {status:?}"));
+}
