@@ -873,16 +873,9 @@ async fn a_saved_address_is_read_with_the_shoppers_token_and_delivered_to() {
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
 }
 
-#[tokio::test]
-async fn the_embedded_server_checks_out_out_of_the_box() {
-    // No secrets configured: the server registers one for its own checkout.
-    let server = ServerProcess::start(
-        "all",
-        &[
-            ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL),
-            ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024"),
-        ],
-    );
+/// On an embedded server: the admin stocks a demo product and a new shopper `email` puts
+/// the smallest quantity of it in their cart.
+async fn embedded_shopper(server: &ServerProcess, email: &str) -> Mandi {
     let admin = Mandi::builder()
         .endpoint(server.url())
         .connect_lazy()
@@ -894,7 +887,7 @@ async fn the_embedded_server_checks_out_out_of_the_box() {
         .endpoint(server.url())
         .connect_lazy()
         .unwrap();
-    sign_up(&shopper, "embedded-shopper@example.com").await;
+    sign_up(&shopper, email).await;
     shopper
         .cart()
         .add_item(AddItemRequest {
@@ -905,6 +898,20 @@ async fn the_embedded_server_checks_out_out_of_the_box() {
         })
         .await
         .unwrap();
+    shopper
+}
+
+#[tokio::test]
+async fn the_embedded_server_checks_out_out_of_the_box() {
+    // No secrets configured: the server registers one for its own checkout.
+    let server = ServerProcess::start(
+        "all",
+        &[
+            ("MANDI_IDENTITY__ADMIN_EMAILS", ADMIN_EMAIL),
+            ("MANDI_IDENTITY__ARGON2_MEMORY_KIB", "1024"),
+        ],
+    );
+    let shopper = embedded_shopper(&server, "embedded-shopper@example.com").await;
     let checkout = shopper
         .checkout()
         .start_checkout(request(Some(APPROVED)))
@@ -1132,28 +1139,7 @@ async fn a_checkout_notifies_its_shopper_of_the_order_and_the_payment_in_the_che
         "all",
         vec![("MANDI_OTLP__ENDPOINT", "http://127.0.0.1:9".to_owned())],
     );
-    let admin = Mandi::builder()
-        .endpoint(server.url())
-        .connect_lazy()
-        .unwrap();
-    sign_up(&admin, ADMIN_EMAIL).await;
-    let product = demo_product(&admin).await;
-    mandi_testkit::mesh::stock(&admin, &product.id, 10 * product.min_quantity.max(1)).await;
-    let shopper = Mandi::builder()
-        .endpoint(server.url())
-        .connect_lazy()
-        .unwrap();
-    sign_up(&shopper, "traced-shopper@example.com").await;
-    shopper
-        .cart()
-        .add_item(AddItemRequest {
-            cart_id: String::new(),
-            product_id: product.id.clone(),
-            quantity: product.min_quantity.max(1),
-            request_id: Uuid::now_v7().to_string(),
-        })
-        .await
-        .unwrap();
+    let shopper = embedded_shopper(&server, "traced-shopper@example.com").await;
 
     // The shopper's own trace, as a browser or the CLI would start it.
     let trace_id = Uuid::now_v7().simple().to_string();

@@ -127,6 +127,40 @@ impl Env {
         })
     }
 
+    /// For a service embedded in this process (`--target=all`): when `secret_var` is unset,
+    /// sets it to a random secret and registers `service` with it in identity's
+    /// `MANDI_IDENTITY__SERVICE_CLIENTS`, so the service signs in as itself out of the box.
+    /// A `service` entry already in the clients without `secret_var` beside it is refused.
+    pub fn embed_service_secret(
+        &mut self,
+        service: &str,
+        secret_var: &str,
+    ) -> Result<(), ConfigError> {
+        if self.raw(secret_var).is_some() {
+            return Ok(());
+        }
+        let mut clients = self.list("MANDI_IDENTITY__SERVICE_CLIENTS");
+        if clients
+            .iter()
+            .any(|c| c.starts_with(&format!("{service}=")))
+        {
+            return Err(ConfigError::Missing {
+                var: secret_var.into(),
+                hint: format!("the secret MANDI_IDENTITY__SERVICE_CLIENTS gives {service}"),
+            });
+        }
+        use rand::Rng as _;
+        let secret: String = rand::thread_rng()
+            .sample_iter(rand::distributions::Alphanumeric)
+            .take(40)
+            .map(char::from)
+            .collect();
+        clients.push(format!("{service}={secret}"));
+        self.set("MANDI_IDENTITY__SERVICE_CLIENTS", clients.join(","));
+        self.set(secret_var, secret);
+        Ok(())
+    }
+
     /// The error for `var`'s value, with why it is refused (the value as set, or empty).
     pub fn invalid(&self, var: &str, reason: &str) -> ConfigError {
         ConfigError::Invalid {

@@ -83,11 +83,6 @@ impl<S: CartStore, C: Catalog, I: Inventory> CartService<S, C, I> {
         }
     }
 
-    /// The store (benchmarks and tests read it directly).
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
     /// The cart named by `cart_id`, or the caller's own; `None` when there is none yet.
     pub async fn get(
         &self,
@@ -323,11 +318,8 @@ impl<S: CartStore, C: Catalog, I: Inventory> CartService<S, C, I> {
         let now = Utc::now();
         match &actor.user {
             Some(user) => {
-                let indexed = self.store.cart_of(user).await?;
-                if let Some(id) = &indexed
-                    && let Some(loaded) = self.store.load(id).await?
-                    && loaded.cart.user_id.as_deref() == Some(user.as_str())
-                {
+                let (indexed, loaded) = self.user_cart(user).await?;
+                if let Some(loaded) = loaded {
                     return Ok(Found {
                         cart: loaded.cart,
                         expect: Expect::At(loaded.revision),
@@ -381,15 +373,25 @@ impl<S: CartStore, C: Catalog, I: Inventory> CartService<S, C, I> {
     }
 
     async fn own_cart(&self, user: &str) -> Result<Option<Cart>, CartError> {
-        let Some(id) = self.store.cart_of(user).await? else {
-            return Ok(None);
+        Ok(self.user_cart(user).await?.1.map(|loaded| loaded.cart))
+    }
+
+    /// The user's cart through the index: the id the index holds (its cart may have expired
+    /// since) and the cart, when it still lives and is theirs.
+    async fn user_cart(
+        &self,
+        user: &str,
+    ) -> Result<(Option<CartId>, Option<crate::store::Loaded>), CartError> {
+        let indexed = self.store.cart_of(user).await?;
+        let loaded = match &indexed {
+            Some(id) => self
+                .store
+                .load(id)
+                .await?
+                .filter(|l| l.cart.user_id.as_deref() == Some(user)),
+            None => None,
         };
-        Ok(self
-            .store
-            .load(&id)
-            .await?
-            .map(|l| l.cart)
-            .filter(|c| c.user_id.as_deref() == Some(user)))
+        Ok((indexed, loaded))
     }
 
     /// The cart an earlier request with the same key changed; `None` for a new key.

@@ -204,26 +204,7 @@ impl CheckoutConfig {
 /// the embedded checkout signs in as `checkout` out of the box. A checkout entry already
 /// in the service clients without the secret beside it is a configuration error.
 pub fn embed_client_secret(env: &mut Env) -> Result<(), ConfigError> {
-    if env.raw("MANDI_CHECKOUT__CLIENT_SECRET").is_some() {
-        return Ok(());
-    }
-    let mut clients = env.list("MANDI_IDENTITY__SERVICE_CLIENTS");
-    if clients.iter().any(|c| c.starts_with("checkout=")) {
-        return Err(ConfigError::Missing {
-            var: "MANDI_CHECKOUT__CLIENT_SECRET".into(),
-            hint: "the secret MANDI_IDENTITY__SERVICE_CLIENTS gives checkout".into(),
-        });
-    }
-    use rand::Rng as _;
-    let secret: String = rand::thread_rng()
-        .sample_iter(rand::distributions::Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
-    clients.push(format!("checkout={secret}"));
-    env.set("MANDI_IDENTITY__SERVICE_CLIENTS", clients.join(","));
-    env.set("MANDI_CHECKOUT__CLIENT_SECRET", secret);
-    Ok(())
+    env.embed_service_secret("checkout", "MANDI_CHECKOUT__CLIENT_SECRET")
 }
 
 /// `MANDI_CHECKOUT__<PEER>_ENDPOINT`.

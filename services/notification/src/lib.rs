@@ -211,26 +211,7 @@ impl NotificationConfig {
 /// random secret and registers it with identity (`MANDI_IDENTITY__SERVICE_CLIENTS`), so
 /// the embedded notification signs in as `notification` out of the box.
 pub fn embed_client_secret(env: &mut Env) -> Result<(), ConfigError> {
-    if env.raw("MANDI_NOTIFICATION__CLIENT_SECRET").is_some() {
-        return Ok(());
-    }
-    let mut clients = env.list("MANDI_IDENTITY__SERVICE_CLIENTS");
-    if clients.iter().any(|c| c.starts_with("notification=")) {
-        return Err(ConfigError::Missing {
-            var: "MANDI_NOTIFICATION__CLIENT_SECRET".into(),
-            hint: "the secret MANDI_IDENTITY__SERVICE_CLIENTS gives notification".into(),
-        });
-    }
-    use rand::Rng as _;
-    let secret: String = rand::thread_rng()
-        .sample_iter(rand::distributions::Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
-    clients.push(format!("notification={secret}"));
-    env.set("MANDI_IDENTITY__SERVICE_CLIENTS", clients.join(","));
-    env.set("MANDI_NOTIFICATION__CLIENT_SECRET", secret);
-    Ok(())
+    env.embed_service_secret("notification", "MANDI_NOTIFICATION__CLIENT_SECRET")
 }
 
 /// The consumer group's settings: every topic notification reads; an event whose user
