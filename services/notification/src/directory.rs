@@ -283,6 +283,7 @@ pub fn channel_from_proto(value: i32) -> Option<ChannelKind> {
         ProtoChannel::Email => Some(ChannelKind::Email),
         ProtoChannel::Sms => Some(ChannelKind::Sms),
         ProtoChannel::Push => Some(ChannelKind::Push),
+        ProtoChannel::Whatsapp => Some(ChannelKind::WhatsApp),
         ProtoChannel::Unspecified => None,
     }
 }

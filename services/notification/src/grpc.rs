@@ -229,14 +229,13 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// A delivery as the contract shows it. WhatsApp has no contract value yet (see README):
-/// it shows as unspecified.
+/// A delivery as the contract shows it.
 pub fn to_proto(d: Delivery) -> pb::Delivery {
     let channel = match d.channel {
         ChannelKind::Email => pb::Channel::Email,
         ChannelKind::Sms => pb::Channel::Sms,
         ChannelKind::Push => pb::Channel::Push,
-        ChannelKind::WhatsApp => pb::Channel::Unspecified,
+        ChannelKind::WhatsApp => pb::Channel::Whatsapp,
     };
     let status = match d.status {
         DeliveryStatus::Pending => pb::DeliveryStatus::Pending,

@@ -160,6 +160,20 @@ fn the_users_channels_are_used_in_their_order() {
 }
 
 #[test]
+fn a_user_who_chose_whatsapp_gets_it_on_their_phone() {
+    let template = find("order_placed").unwrap();
+    let user = recipient(
+        Some("a@x.in"),
+        Some("+919812345678"),
+        vec![ChannelKind::WhatsApp],
+    );
+    assert_eq!(
+        plan(template, &user, &[]),
+        [(ChannelKind::WhatsApp, Plan::Send("+919812345678".into()))]
+    );
+}
+
+#[test]
 fn a_requested_channel_the_user_opted_out_of_is_suppressed() {
     let template = find("order_placed").unwrap();
     let user = recipient(Some("a@x.in"), None, vec![ChannelKind::Push]);

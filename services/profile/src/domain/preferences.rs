@@ -19,6 +19,8 @@ pub enum Channel {
     Sms,
     /// Push to registered devices.
     Push,
+    /// WhatsApp message to the phone.
+    WhatsApp,
 }
 
 impl Channel {
@@ -28,6 +30,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::Sms => "sms",
             Channel::Push => "push",
+            Channel::WhatsApp => "whatsapp",
         }
     }
 
@@ -37,6 +40,7 @@ impl Channel {
             "email" => Some(Channel::Email),
             "sms" => Some(Channel::Sms),
             "push" => Some(Channel::Push),
+            "whatsapp" => Some(Channel::WhatsApp),
             _ => None,
         }
     }

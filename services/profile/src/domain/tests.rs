@@ -388,12 +388,16 @@ fn notification_channels_are_known_and_listed_once() {
     };
     let patch = PreferencesPatch::new(
         &mask,
-        channels(vec![Some(Channel::Push), Some(Channel::Email)]),
+        channels(vec![
+            Some(Channel::Push),
+            Some(Channel::Email),
+            Some(Channel::WhatsApp),
+        ]),
     )
     .unwrap();
     assert_eq!(
         patch.notification_channels,
-        Some(vec![Channel::Push, Channel::Email])
+        Some(vec![Channel::Push, Channel::Email, Channel::WhatsApp])
     );
     let err = PreferencesPatch::new(
         &mask,

@@ -116,6 +116,7 @@ fn channel_from_proto(value: i32) -> Option<Channel> {
         ProtoChannel::Email => Some(Channel::Email),
         ProtoChannel::Sms => Some(Channel::Sms),
         ProtoChannel::Push => Some(Channel::Push),
+        ProtoChannel::Whatsapp => Some(Channel::WhatsApp),
         ProtoChannel::Unspecified => None,
     }
 }
@@ -125,6 +126,7 @@ fn channel_to_proto(channel: Channel) -> ProtoChannel {
         Channel::Email => ProtoChannel::Email,
         Channel::Sms => ProtoChannel::Sms,
         Channel::Push => ProtoChannel::Push,
+        Channel::WhatsApp => ProtoChannel::Whatsapp,
     }
 }
 
