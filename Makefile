@@ -15,7 +15,7 @@ export MANDI_TEST_REDIS_URL ?= redis://127.0.0.1:6379
 export MANDI_TEST_KAFKA_BROKERS ?= 127.0.0.1:9092
 export MANDI_TEST_MONGO_URL ?= mongodb://127.0.0.1:27017/?directConnection=true&serverMonitoringMode=poll
 
-.PHONY: help tools up down build run test lint bench clean-test-dbs
+.PHONY: help tools up down build web run test lint bench clean-test-dbs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,7 +35,10 @@ down: ## Nothing to stop: the servers belong to the machine, tests clean up thei
 build: ## Build every crate
 	$(CARGO) build --workspace --all-targets
 
-run: ## Run the whole mesh in one process, in memory (no servers needed)
+web: tools ## Build the TypeScript SDK (sdk/ts) and the storefront (web/dist)
+	@scripts/build-web.sh
+
+run: web ## Run the whole mesh in one process, in memory (no servers needed)
 	$(CARGO) build -p mandi-server
 	@echo "mandi: gRPC and grpc-web on $(LISTEN), metrics on http://$(ADMIN_LISTEN)/metrics"
 	@echo "  try: $(GRPCURL) -plaintext $(LISTEN) list   (after make tools)"
