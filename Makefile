@@ -54,6 +54,10 @@ test: tools up ## Run the whole suite against the real servers
 	  $(CARGO) test --workspace --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc
+	@# The storefront in Debian's Chromium against the built mandi-server (see web/e2e).
+	@scripts/ensure-chromium.sh
+	@scripts/build-web.sh
+	cd web && CARGO_TARGET_DIR="$${CARGO_TARGET_DIR:-$(CURDIR)/target}" node --test --test-concurrency=1 e2e/
 
 lint: tools ## buf lint + breaking against main, rustfmt, clippy
 	$(BUF) lint

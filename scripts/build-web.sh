@@ -2,7 +2,8 @@
 # Builds the storefront: installs the pinned npm packages of sdk/ts and web (npm ci, from
 # their package-lock.json; skipped while node_modules matches the lock), generates the
 # TypeScript SDK from proto/ with buf and the local protoc-gen-es plugin, type-checks,
-# and bundles web/ into web/dist (which the gateway serves at /). Offline once the npm
+# and bundles web/ into web/dist (which the gateway serves at /) and the SDK for the
+# browser tests' Node side into web/e2e/.sdk. Offline once the npm
 # cache holds the packages. Needs buf from `make tools`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,4 +21,6 @@ install "$root/web"
 [ -x "$root/tools/node_modules/.bin/buf" ] || "$root/scripts/install-tools.sh"
 (cd "$root/sdk/ts" && "$root/tools/node_modules/.bin/buf" generate)
 (cd "$root/web" && "$root/sdk/ts/node_modules/.bin/tsc" -p . && npx --no-install vite build --logLevel warn)
+# The same SDK as one ES module for Node: the browser tests stock products through it.
+(cd "$root/web" && npx --no-install vite build --config e2e/sdk.vite.config.mjs)
 echo "storefront built in web/dist"

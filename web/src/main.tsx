@@ -1,5 +1,6 @@
 // The storefront: one page shell, a router over real paths, and the pages.
 import { render } from "preact";
+import { useEffect } from "preact/hooks";
 import { Addresses } from "./pages/addresses";
 import { Login, Register } from "./pages/auth";
 import { CartPage } from "./pages/cart";
@@ -60,6 +61,9 @@ function Header() {
 function Routes() {
   const url = useLocation();
   const path = url.pathname;
+  const { notify } = useShop();
+  // A notice belongs to the page it was given on.
+  useEffect(() => notify(""), [path]);
   let m: RegExpMatchArray | null;
   if (path === "/" || path === "/search") return <Catalog url={url} />;
   if ((m = path.match(/^\/products\/([^/]+)$/))) return <ProductPage key={m[1]} idOrSlug={decodeURIComponent(m[1])} />;

@@ -181,7 +181,7 @@ export function OrderPage({ orderId }: { orderId: string }) {
       </p>
       <ul class="lines" aria-label="Items in this order">
         {o.items.map((i) => (
-          <li class="line" key={i.productId}>
+          <li class="line order-line" key={i.productId}>
             <span class="line-main">{i.productDisplayName}</span>
             <span>{quantity(i.quantity, i.unitOfSale)}</span>
             <span class="line-total">{formatMoney(i.lineTotal)}</span>

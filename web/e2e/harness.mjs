@@ -1,0 +1,182 @@
+// What every storefront browser test needs: a fresh `mandi-server --target=all` on free
+// ports, the storefront on one origin in front of it, an admin client on the SDK (grpc-web
+// from Node) to stock products, and Debian's Chromium through playwright-core.
+// Everything missing fails loudly: these tests never skip.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, createWriteStream, readFileSync, statSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { createMandi } from "./.sdk/mandi-sdk.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const webRoot = path.resolve(here, "..");
+export const repoRoot = path.resolve(webRoot, "..");
+export const artifacts = path.join(here, "artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+/** The admin a test server bootstraps (the first account registered with this email). */
+export const ADMIN_EMAIL = "root@mandi.example";
+const ADMIN_PASSWORD = "admin password for tests";
+
+export const CHROMIUM = process.env.MANDI_CHROMIUM ?? "/usr/bin/chromium";
+
+function serverBinary() {
+  if (process.env.MANDI_SERVER_BIN) return process.env.MANDI_SERVER_BIN;
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, "target");
+  return path.join(target, "debug", "mandi-server");
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what, check, timeoutMs, child) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${what}: the server exited with ${child.exitCode}`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs}ms${last ? ` (${last.message})` : ""}`);
+}
+
+function get(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode, body, headers: res.headers }));
+    }).on("error", reject);
+  });
+}
+
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".map": "application/json", ".svg": "image/svg+xml" };
+
+/**
+ * The storefront's origin until the gateway serves it: web/dist at `/` (index.html for app
+ * routes) and grpc-web paths (`/<package.Service>/<Method>`) piped to the server, so the
+ * page makes same-origin calls exactly as behind the gateway.
+ */
+function storefrontProxy(upstreamPort) {
+  const dist = path.join(webRoot, "dist");
+  return http.createServer((req, res) => {
+    const url = new URL(req.url, "http://localhost");
+    if (/^\/(mandi|grpc)\.[^/]+\/[^/]+$/.test(url.pathname)) {
+      const up = http.request(
+        { host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
+        (ur) => {
+          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          ur.pipe(res);
+        },
+      );
+      up.on("error", () => {
+        res.writeHead(502);
+        res.end();
+      });
+      req.pipe(up);
+      return;
+    }
+    let file = path.join(dist, path.normalize(url.pathname));
+    if (!file.startsWith(dist) || !existsSync(file) || statSync(file).isDirectory()) file = path.join(dist, "index.html");
+    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+    res.end(readFileSync(file));
+  });
+}
+
+/** Starts a server and the storefront; `name` names its log under artifacts/. */
+export async function startShop(name) {
+  const bin = serverBinary();
+  if (!existsSync(bin)) throw new Error(`mandi-server not found at ${bin}: run \`cargo build -p mandi-server\` (or set MANDI_SERVER_BIN)`);
+  if (!existsSync(path.join(webRoot, "dist", "index.html"))) throw new Error("web/dist is missing: run `make web`");
+  const [grpcPort, adminPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const log = createWriteStream(path.join(artifacts, `${name}.server.log`));
+  const child = spawn(bin, ["--target=all", `--listen=127.0.0.1:${grpcPort}`, `--admin-listen=127.0.0.1:${adminPort}`], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      MANDI_IDENTITY__ADMIN_EMAILS: ADMIN_EMAIL,
+      // Cheap password hashing: these tests are not about argon2's cost.
+      MANDI_IDENTITY__ARGON2_MEMORY_KIB: "1024",
+      MANDI_GATEWAY__LISTEN: `127.0.0.1:${gatewayPort}`,
+      MANDI_GATEWAY__WEB_ROOT: path.join(webRoot, "dist"),
+      MANDI_LOG__FORMAT: "json",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  await waitFor("mandi-server readiness", async () => (await get(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, 60_000, child);
+
+  const proxy = storefrontProxy(grpcPort);
+  await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+  const origin = `http://127.0.0.1:${proxy.address().port}`;
+
+  // Node's fetch speaks grpc-web to the same origin the browser uses.
+  const admin = createMandi({ baseUrl: origin });
+  await admin.identity.register({ name: "Root", email: ADMIN_EMAIL, password: ADMIN_PASSWORD, requestId: crypto.randomUUID() });
+  await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD);
+
+  const browser = await launchBrowser();
+  return {
+    origin,
+    admin,
+    browser,
+    async stop() {
+      await browser.close().catch(() => {});
+      proxy.close();
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+    },
+  };
+}
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/ensure-chromium.sh`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+}
+
+/** Finds a product by slug through search, as the storefront does. */
+export async function productBySlug(mandi, slug) {
+  const r = await mandi.catalog.searchProducts({ query: slug.replace(/-/g, " "), pageSize: 50 });
+  const p = r.products.find((x) => x.slug === slug);
+  if (!p) throw new Error(`no product ${slug} in the demo catalog`);
+  return p;
+}
+
+/** Receives `quantity` of a product into a new warehouse, expiring in a week. */
+export async function stock(admin, productId, quantity) {
+  const code = `W-${crypto.randomUUID().replace(/-/g, "").slice(-8).toUpperCase()}`;
+  const w = await admin.inventory.createWarehouse({
+    warehouse: { code, displayName: "Bengaluru North", location: { line1: "1 Market Road", city: "Bengaluru", countryCode: "IN" } },
+    requestId: crypto.randomUUID(),
+  });
+  const inAWeek = BigInt(Math.floor(Date.now() / 1000) + 7 * 86400);
+  await admin.inventory.receiveStock({
+    productId,
+    warehouseId: w.warehouse.id,
+    quantity: BigInt(quantity),
+    expireTime: { seconds: inAWeek, nanos: 0 },
+    supplierRef: "FARM-7",
+    requestId: crypto.randomUUID(),
+  });
+}
+
+/** Saves a full-page screenshot under artifacts/. */
+export async function screenshot(page, name) {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,158 @@
+// The storefront in a real browser (Debian's Chromium through playwright-core) against
+// `mandi-server --target=all`: what a shopper does, end to end, with screenshots in
+// e2e/artifacts/.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { productBySlug, screenshot, startShop, stock } from "./harness.mjs";
+
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+const DESKTOP = { viewport: { width: 1280, height: 900 } };
+
+let shop;
+let mango;
+
+before(async () => {
+  shop = await startShop("storefront");
+  mango = await productBySlug(shop.admin, "alphonso-mango");
+  // Enough for every test's cart, in the product's unit (grams for weight-priced products).
+  await stock(shop.admin, mango.id, 200_000);
+});
+
+after(async () => {
+  await shop?.stop();
+});
+
+async function newPage(options) {
+  const context = await shop.browser.newContext(options);
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  return page;
+}
+
+function email(tag) {
+  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** As a guest: search, open the product, add it to the cart. */
+async function searchAndAdd(page, shot) {
+  await page.goto(shop.origin);
+  await page.getByRole("searchbox", { name: "Search products" }).fill("alphonso");
+  await page.getByRole("button", { name: "Search" }).click();
+  const card = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: mango.displayName, exact: true }) });
+  await card.getByRole("link", { name: mango.displayName, exact: true }).waitFor();
+  await screenshot(page, `${shot}-1-search`);
+  await card.getByRole("link", { name: mango.displayName, exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: mango.displayName }).waitFor();
+  await page.getByText("Origin and freshness").waitFor();
+  await screenshot(page, `${shot}-2-product`);
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
+}
+
+/** From the cart: sign up (which merges the guest cart) and land on checkout. */
+async function registerFromCart(page, shot, address) {
+  await page.getByRole("link", { name: /^Cart,/ }).click();
+  await page.getByRole("heading", { name: "Your cart" }).waitFor();
+  assert.ok(await page.getByRole("list", { name: "Items in your cart" }).getByText(mango.displayName).isVisible());
+  await screenshot(page, `${shot}-3-cart`);
+  await page.getByRole("button", { name: "Sign in to checkout" }).click();
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await page.getByLabel("Name").fill("Asha Rao");
+  await page.getByLabel("Email").fill(email(shot));
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("heading", { name: "Checkout" }).waitFor();
+  // The guest cart was merged into the new account's cart.
+  await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
+  await page.getByLabel("House and street").fill(address.line1);
+  await page.getByLabel("City").fill("Bengaluru");
+  await page.getByLabel("PIN code").fill("560001");
+  await page.getByLabel("Phone").fill("+919812345678");
+  await page.getByRole("button", { name: "Use this address" }).click();
+  await page.getByRole("radio", { name: new RegExp(address.line1) }).waitFor();
+  assert.ok(await page.getByRole("radio", { name: new RegExp(address.line1) }).isChecked());
+}
+
+async function payByCard(page, number) {
+  await page.getByRole("radio", { name: "Card" }).check();
+  await page.getByLabel("Card number").fill(number);
+  await page.getByLabel("Expiry (MM/YY)").fill("12/30");
+  await page.getByRole("button", { name: "Place order" }).click();
+}
+
+test("a shopper searches, adds to the cart as a guest, registers, pays by card and sees the order", async () => {
+  const page = await newPage(DESKTOP);
+  await searchAndAdd(page, "order");
+  await registerFromCart(page, "order", { line1: "12 MG Road" });
+  await screenshot(page, "order-4-checkout");
+  await payByCard(page, "4242 4242 4242 4242");
+
+  await page.getByRole("heading", { name: "Thank you! Your order is placed" }).waitFor({ timeout: 30_000 });
+  const progress = page.getByRole("list", { name: "Checkout progress" });
+  for (const step of ["Order created", "Items set aside for you", "Payment confirmed", "Order placed"]) {
+    assert.match(await progress.getByText(step).innerText(), new RegExp(step));
+  }
+  assert.match(await page.getByText(/to the card ending 4242/).innerText(), /4242/);
+  await screenshot(page, "order-5-placed");
+
+  await page.getByRole("link", { name: "View your order" }).click();
+  await page.getByRole("heading", { name: /^Order [0-9A-F]{8}$/ }).waitFor();
+  assert.ok(await page.getByRole("list", { name: "Items in this order" }).getByText(mango.displayName).isVisible());
+  assert.ok(await page.getByText("Paid", { exact: true }).first().isVisible());
+  await screenshot(page, "order-6-order");
+
+  await page.getByRole("link", { name: "Orders" }).click();
+  const orders = page.getByRole("list", { name: "Orders" });
+  await orders.waitFor();
+  assert.equal(await orders.getByRole("listitem").count(), 1);
+  await screenshot(page, "order-7-history");
+  // The cart was cleared by the checkout.
+  await page.getByRole("link", { name: /^Cart, 0 items$/ }).waitFor();
+  await page.context().close();
+});
+
+test("a declined card says so in plain words on a phone, and nothing is ordered", async () => {
+  const page = await newPage(PHONE);
+  await searchAndAdd(page, "declined");
+  await registerFromCart(page, "declined", { line1: "7 Residency Road" });
+  await payByCard(page, "4000000000000002");
+
+  const alert = page.getByRole("alert");
+  await alert.waitFor({ timeout: 30_000 });
+  assert.match(await alert.innerText(), /Your card was declined by your bank\. You have not been charged\. Try another card or pay cash on delivery\./);
+  assert.ok(await page.getByText("Order not placed").isVisible());
+  // Still on checkout, with the cart intact for another try.
+  await page.getByRole("button", { name: "Place order" }).waitFor();
+  await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
+  // Nothing spills sideways on a 390px-wide screen.
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `page is ${width}px wide on a 390px screen`);
+  await screenshot(page, "declined-4-message");
+  await page.context().close();
+});
+
+test("service errors read as sentences: field violations name the field, wrong passwords say so", async () => {
+  const page = await newPage(PHONE);
+  await page.goto(`${shop.origin}/register`);
+  await page.getByLabel("Name").fill("Ravi");
+  await page.getByLabel("Email").fill("not-an-email");
+  await page.getByLabel("Password").fill("short");
+  await page.getByRole("button", { name: "Create account" }).click();
+  const alert = page.getByRole("alert");
+  await alert.waitFor();
+  const text = await alert.innerText();
+  assert.match(text, /Email: /);
+  assert.doesNotMatch(text, /INVALID_ARGUMENT|invalid_argument|\[/);
+  // The field itself is marked and described.
+  assert.equal(await page.getByLabel("Email").getAttribute("aria-invalid"), "true");
+  await screenshot(page, "errors-1-register");
+
+  await page.goto(`${shop.origin}/login`);
+  await page.getByLabel("Email").fill("nobody@example.com");
+  await page.getByLabel("Password").fill("wrong password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.getByRole("alert").innerText(), /That email and password don't match/);
+  await screenshot(page, "errors-2-login");
+  await page.context().close();
+});
