@@ -98,8 +98,11 @@ function storefrontProxy(upstreamPort) {
   });
 }
 
-/** Starts a server and the storefront; `name` names its log under artifacts/. */
-export async function startShop(name) {
+/**
+ * Starts a server and the storefront; `name` names its log under artifacts/. Without
+ * `browser`, no Chromium is launched (SDK-only tests).
+ */
+export async function startShop(name, { browser: withBrowser = true } = {}) {
   const bin = serverBinary();
   if (!existsSync(bin)) throw new Error(`mandi-server not found at ${bin}: run \`cargo build -p mandi-server\` (or set MANDI_SERVER_BIN)`);
   if (!existsSync(path.join(webRoot, "dist", "index.html"))) throw new Error("web/dist is missing: run `make web`");
@@ -131,13 +134,13 @@ export async function startShop(name) {
   await admin.identity.register({ name: "Root", email: ADMIN_EMAIL, password: ADMIN_PASSWORD, requestId: crypto.randomUUID() });
   await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD);
 
-  const browser = await launchBrowser();
+  const browser = withBrowser ? await launchBrowser() : null;
   return {
     origin,
     admin,
     browser,
     async stop() {
-      await browser.close().catch(() => {});
+      await browser?.close().catch(() => {});
       proxy.close();
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));

@@ -67,8 +67,6 @@ export interface MandiOptions {
   sessions?: SessionStore;
   /** Called when the session ends because refreshing it failed (sign the user out). */
   onSessionExpired?: () => void;
-  /** Binary (default) or grpc-web-text framing. */
-  useBinaryFormat?: boolean;
   /** fetch to use (tests in Node pass their own); the global one by default. */
   fetch?: typeof globalThis.fetch;
 }
@@ -111,7 +109,8 @@ export function createMandi(options: MandiOptions): Mandi {
   const sessions = options.sessions ?? memorySessionStore();
   const base = {
     baseUrl: options.baseUrl,
-    useBinaryFormat: options.useBinaryFormat ?? true,
+    // Protobuf binary: Connect's alternative is JSON over grpc-web, which tonic does not speak.
+    useBinaryFormat: true,
     fetch: options.fetch,
   };
   // Refresh calls go through a transport without the auth interceptor: no recursion.
