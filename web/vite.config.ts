@@ -19,7 +19,7 @@ export default defineConfig({
     dedupe: ["@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-web"],
   },
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
-  server: { proxy, fs: { allow: [".."] } },
-  preview: { proxy },
+  server: { host: "127.0.0.1", proxy, fs: { allow: [".."] } },
+  preview: { host: "127.0.0.1", proxy },
   build: { target: "es2022", sourcemap: true },
 });
