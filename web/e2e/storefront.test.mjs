@@ -128,6 +128,41 @@ test("a declined card says so in plain words on a phone, and nothing is ordered"
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `page is ${width}px wide on a 390px screen`);
   await screenshot(page, "declined-4-message");
+
+  // Another try, cash on delivery this time, goes through.
+  await page.getByRole("radio", { name: "Cash on delivery" }).check();
+  await page.getByRole("button", { name: "Place order" }).click();
+  await page.getByRole("heading", { name: "Thank you! Your order is placed" }).waitFor({ timeout: 30_000 });
+  assert.match(await page.getByText(/in cash on delivery/).innerText(), /You'll pay ₹[\d,.]+ in cash on delivery/);
+  await screenshot(page, "declined-5-cash-on-delivery");
+  await page.context().close();
+});
+
+test("filters narrow the catalog: a category, then organic only", async () => {
+  const page = await newPage(DESKTOP);
+  await page.goto(shop.origin);
+  const count = page.getByText(/^\d+ products?/);
+  await count.waitFor();
+  const all = parseInt(await count.innerText(), 10);
+  const category = page.getByLabel("Category");
+  await category.locator("option", { hasText: /Mangoes/ }).waitFor({ state: "attached" });
+  await category.selectOption({ label: (await category.locator("option", { hasText: /Mangoes/ }).innerText()).trim() });
+  await page.waitForURL(/category=/);
+  await page.getByText(/^\d+ products?$/).waitFor();
+  const mangoes = parseInt(await page.getByText(/^\d+ products?$/).innerText(), 10);
+  assert.ok(mangoes > 0 && mangoes < all, `${mangoes} mangoes of ${all} products`);
+  const names = await page.getByRole("list", { name: "Products" }).getByRole("heading").allInnerTexts();
+  assert.ok(names.every((n) => /mango/i.test(n)), `not all mangoes: ${names}`);
+
+  await page.goto(shop.origin);
+  await page.getByLabel("Organic only").check();
+  await page.waitForURL(/organic=true/);
+  await page.getByText(/^\d+ products?$/).waitFor();
+  const cards = page.getByRole("list", { name: "Products" }).getByRole("listitem");
+  const n = await cards.count();
+  assert.ok(n > 0, "no organic products in the demo catalog");
+  for (let i = 0; i < n; i++) assert.ok(await cards.nth(i).getByText("Organic", { exact: true }).isVisible());
+  await screenshot(page, "filters-organic");
   await page.context().close();
 });
 

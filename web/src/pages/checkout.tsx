@@ -237,8 +237,9 @@ export function CheckoutPage() {
         {completed && (
           <>
             <p>
-              We've charged {formatMoney(checkout.totals?.total)}
-              {checkout.cardLast4 ? ` to the card ending ${checkout.cardLast4}` : " on delivery"}.
+              {checkout.cardLast4
+                ? `We've charged ${formatMoney(checkout.totals?.total)} to the card ending ${checkout.cardLast4}.`
+                : `You'll pay ${formatMoney(checkout.totals?.total)} in cash on delivery.`}
             </p>
             <p>
               <a class="button" href={`/orders/${checkout.orderId}`}>
