@@ -179,7 +179,26 @@ export async function stock(admin, productId, quantity) {
   });
 }
 
-/** Saves a full-page screenshot under artifacts/. */
+/**
+ * Saves a full-page screenshot under artifacts/, after checking the page's basic
+ * accessibility: every control has an accessible name and there is one h1.
+ */
 export async function screenshot(page, name) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const named = (el) =>
+      (el.labels && el.labels.length > 0) ||
+      el.getAttribute("aria-label") ||
+      el.getAttribute("aria-labelledby") ||
+      ((el.tagName === "BUTTON" || el.tagName === "A") && el.textContent.trim());
+    for (const el of document.querySelectorAll("input, select, textarea, button, a[href]")) {
+      if (!named(el)) out.push(`unnamed ${el.tagName.toLowerCase()} ${el.outerHTML.slice(0, 80)}`);
+    }
+    for (const img of document.querySelectorAll("img:not([alt])")) out.push(`image without alt: ${img.src}`);
+    const h1 = document.querySelectorAll("h1").length;
+    if (h1 !== 1) out.push(`${h1} h1 headings`);
+    return out;
+  });
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+  if (problems.length) throw new Error(`accessibility problems on ${name}:\n${problems.join("\n")}`);
 }
