@@ -59,13 +59,14 @@ test: tools up ## Run the whole suite against the real servers
 	@scripts/build-web.sh
 	cd web && CARGO_TARGET_DIR="$${CARGO_TARGET_DIR:-$(CURDIR)/target}" node --test --test-concurrency=1 e2e/
 
-lint: tools ## buf lint + breaking against main, rustfmt, clippy
+lint: tools ## buf lint + breaking against main, rustfmt, clippy, k8s/ and istio/ validated offline
 	$(BUF) lint
 	@if git rev-parse --verify -q main >/dev/null && git ls-tree -d main proto >/dev/null 2>&1 && [ -n "$$(git ls-tree main proto)" ]; then \
 	  $(BUF) breaking --against '.git#branch=main'; \
 	else echo "buf breaking: main has no protos yet, nothing to compare"; fi
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@scripts/validate-deploy.sh
 
 bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reservations, cart reads, order creations, events through Kafka, checkouts), each against a baseline in the same run
 	$(CARGO) bench -p mandi-identity --bench tokens
