@@ -257,11 +257,15 @@ SERVICES = {
                 f"MANDI_CHECKOUT__{peer.upper()}_ENDPOINT": endpoint(peer)
                 for peer in ["identity", "order", "inventory", "payment", "cart", "profile"]
             },
+            "MANDI_CHECKOUT__WAIT_LIMIT": "25s",
         },
         "secrets": ["MANDI_CHECKOUT__DATABASE_URL", "MANDI_CHECKOUT__CLIENT_SECRET"],
         "callers": {
             "gateway": ["StartCheckout", "GetCheckout", "ListCheckouts", "WatchCheckout"],
         },
+        # StartCheckout with `wait` holds the call until the saga ends: within the route's
+        # and the server's 30s.
+        "timeouts": {"StartCheckout": 30},
     },
     "shipping": {
         "proto": "mandi.shipping.v1.ShippingService",
