@@ -2,7 +2,7 @@
 // ports, the storefront on one origin in front of it, an admin client on the SDK (grpc-web
 // from Node) to stock products, and Debian's Chromium through playwright-core.
 // Everything missing fails loudly: these tests never skip.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, createWriteStream, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -68,7 +68,7 @@ function get(url) {
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".map": "application/json", ".svg": "image/svg+xml" };
 
 /**
- * The storefront's origin until the gateway serves it: web/dist at `/` (index.html for app
+ * The storefront's origin when this mandi-server has no gateway yet: web/dist at `/` (index.html for app
  * routes) and grpc-web paths (`/<package.Service>/<Method>`) piped to the server, so the
  * page makes same-origin calls exactly as behind the gateway.
  */
@@ -99,6 +99,14 @@ function storefrontProxy(upstreamPort) {
 }
 
 /**
+ * Whether this mandi-server has the gateway (`--gateway-listen`): then the storefront is
+ * tested through it, as shoppers reach it, and the stand-in proxy above is not used.
+ */
+function hasGateway(bin) {
+  return execFileSync(bin, ["--help"], { encoding: "utf8" }).includes("--gateway-listen");
+}
+
+/**
  * Starts a server and the storefront; `name` names its log under artifacts/. Without
  * `browser`, no Chromium is launched (SDK-only tests).
  */
@@ -117,6 +125,9 @@ export async function startShop(name, { browser: withBrowser = true } = {}) {
       MANDI_IDENTITY__ARGON2_MEMORY_KIB: "1024",
       MANDI_GATEWAY__LISTEN: `127.0.0.1:${gatewayPort}`,
       MANDI_GATEWAY__WEB_ROOT: path.join(webRoot, "dist"),
+      // Every call of every test comes from 127.0.0.1: the per-IP limit is not under test.
+      MANDI_GATEWAY__IP_RATE_LIMIT: "100000/1m",
+      MANDI_GATEWAY__USER_RATE_LIMIT: "100000/1m",
       MANDI_LOG__FORMAT: "json",
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -125,9 +136,19 @@ export async function startShop(name, { browser: withBrowser = true } = {}) {
   child.stderr.pipe(log);
   await waitFor("mandi-server readiness", async () => (await get(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, 60_000, child);
 
-  const proxy = storefrontProxy(grpcPort);
-  await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
-  const origin = `http://127.0.0.1:${proxy.address().port}`;
+  let origin;
+  let proxy = null;
+  if (hasGateway(bin)) {
+    origin = `http://127.0.0.1:${gatewayPort}`;
+    await waitFor("the gateway serving the storefront", async () => {
+      const r = await get(`${origin}/`);
+      return r.status === 200 && r.body.includes('<div id="app">');
+    }, 30_000, child);
+  } else {
+    proxy = storefrontProxy(grpcPort);
+    await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+    origin = `http://127.0.0.1:${proxy.address().port}`;
+  }
 
   // Node's fetch speaks grpc-web to the same origin the browser uses.
   const admin = createMandi({ baseUrl: origin });
@@ -141,7 +162,7 @@ export async function startShop(name, { browser: withBrowser = true } = {}) {
     browser,
     async stop() {
       await browser?.close().catch(() => {});
-      proxy.close();
+      proxy?.close();
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
     },
