@@ -191,3 +191,43 @@ test("service errors read as sentences: field violations name the field, wrong p
   await screenshot(page, "errors-2-login");
   await page.context().close();
 });
+
+test("the address book: a bad PIN code is named at its field, addresses are saved and one is the default", async () => {
+  const page = await newPage(PHONE);
+  await page.goto(`${shop.origin}/register?next=/account/addresses`);
+  await page.getByLabel("Name").fill("Kavya Iyer");
+  await page.getByLabel("Email").fill(email("addresses"));
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("heading", { name: "Your addresses" }).waitFor();
+  await page.getByText("You have no saved addresses yet.").waitFor();
+
+  async function add(line1, pin) {
+    await page.getByRole("button", { name: "Add an address" }).click();
+    await page.getByLabel("House and street").fill(line1);
+    await page.getByLabel("City").fill("Chennai");
+    await page.getByLabel("PIN code").fill(pin);
+    await page.getByLabel("Phone").fill("+919812345678");
+    await page.getByRole("button", { name: "Save address" }).click();
+  }
+  await add("4 Beach Road", "12");
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.getByRole("alert").innerText(), /PIN code: must be/);
+  assert.equal(await page.getByLabel("PIN code").getAttribute("aria-invalid"), "true");
+  await screenshot(page, "addresses-1-bad-pin");
+  await page.getByLabel("PIN code").fill("600001");
+  await page.getByRole("button", { name: "Save address" }).click();
+  const list = page.locator("ul.addresses");
+  await list.getByText(/4 Beach Road/).waitFor();
+  // The first address is the default.
+  assert.ok(await list.getByRole("listitem").filter({ hasText: "4 Beach Road" }).getByText("Default", { exact: true }).isVisible());
+
+  await add("9 Temple Street", "600004");
+  const second = list.getByRole("listitem").filter({ hasText: "9 Temple Street" });
+  await second.waitFor();
+  await second.getByRole("button", { name: "Make default" }).click();
+  await second.getByText("Default", { exact: true }).waitFor();
+  assert.ok(await list.getByRole("listitem").filter({ hasText: "4 Beach Road" }).getByRole("button", { name: "Make default" }).isVisible());
+  await screenshot(page, "addresses-2-default");
+  await page.context().close();
+});

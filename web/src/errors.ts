@@ -44,11 +44,19 @@ const FIELD_LABELS: Record<string, string> = {
   "card.token": "Card number",
   "card.exp_month": "Expiry month",
   "card.exp_year": "Expiry year",
+  // The address form's words (profile names them under address.postal_address.*).
+  postal_code: "PIN code",
+  line1: "House and street",
+  line2: "Apartment, landmark",
+  recipient_name: "Recipient name",
+  recipient_phone: "Phone",
+  delivery_instructions: "Instructions for the rider",
 };
 
 export function fieldLabel(field: string): string {
   if (FIELD_LABELS[field]) return FIELD_LABELS[field];
   const last = field.split(".").pop() ?? field;
+  if (FIELD_LABELS[last]) return FIELD_LABELS[last];
   const words = last.replace(/_/g, " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
