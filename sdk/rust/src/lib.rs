@@ -46,6 +46,7 @@ mod error;
 mod methods;
 pub mod proto;
 mod retry;
+mod service_login;
 mod token;
 mod trace;
 
@@ -54,4 +55,5 @@ pub use client::{Mandi, MandiBuilder, SERVICES};
 pub use error::SdkError;
 pub use methods::is_retry_safe;
 pub use retry::RetryPolicy;
+pub use service_login::ServiceLogin;
 pub use token::TokenHandle;
