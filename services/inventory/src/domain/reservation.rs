@@ -38,6 +38,8 @@ pub struct Allocation {
     pub quantity: i64,
     /// The batch's expiry.
     pub expires_at: DateTime<Utc>,
+    /// Whether the batch must stay in the cold chain (so must the order's shipment).
+    pub cold_chain: bool,
 }
 
 /// A line that could not be met.
@@ -330,6 +332,7 @@ fn allocate_from(
                 product_id: batch.product_id,
                 quantity: take,
                 expires_at: batch.expires_at,
+                cold_chain: batch.cold_chain,
             });
             wanted -= take;
         }

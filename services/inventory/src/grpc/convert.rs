@@ -316,6 +316,7 @@ pub(super) fn reservation_to_proto(reservation: Reservation) -> pb::Reservation 
                         warehouse_id: a.warehouse_id.to_string(),
                         quantity: a.quantity,
                         expire_time: Some(timestamp(a.expires_at)),
+                        cold_chain: a.cold_chain,
                     })
                     .collect(),
             }

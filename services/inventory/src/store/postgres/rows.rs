@@ -121,8 +121,8 @@ pub(super) async fn load_reservation(
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let allocations = sqlx::query(
-        "SELECT batch_id, warehouse_id, product_id, quantity, expires_at \
-         FROM reservation_allocations WHERE order_id = $1 ORDER BY position",
+        "SELECT a.batch_id, a.warehouse_id, a.product_id, a.quantity, a.expires_at, b.cold_chain \
+         FROM reservation_allocations a JOIN batches b ON b.id = a.batch_id WHERE a.order_id = $1 ORDER BY a.position",
     )
     .bind(order_id)
     .fetch_all(&mut *conn)
@@ -135,6 +135,7 @@ pub(super) async fn load_reservation(
             product_id: row.try_get("product_id")?,
             quantity: row.try_get("quantity")?,
             expires_at: row.try_get("expires_at")?,
+            cold_chain: row.try_get("cold_chain")?,
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;

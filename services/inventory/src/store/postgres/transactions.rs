@@ -307,8 +307,8 @@ impl PgStore {
             return Ok(due);
         }
         let allocations = sqlx::query(
-            "SELECT batch_id, warehouse_id, product_id, quantity, expires_at \
-             FROM reservation_allocations WHERE order_id = ANY($1)",
+            "SELECT a.batch_id, a.warehouse_id, a.product_id, a.quantity, a.expires_at, b.cold_chain \
+             FROM reservation_allocations a JOIN batches b ON b.id = a.batch_id WHERE a.order_id = ANY($1)",
         )
         .bind(&due)
         .fetch_all(&mut *tx)
@@ -321,6 +321,7 @@ impl PgStore {
                 product_id: row.try_get("product_id")?,
                 quantity: row.try_get("quantity")?,
                 expires_at: row.try_get("expires_at")?,
+                cold_chain: row.try_get("cold_chain")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
