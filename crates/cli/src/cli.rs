@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod delivery;
+pub use delivery::*;
+
 /// The endpoint of `make run` (`mandi-server --target=all`).
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 
@@ -95,6 +98,12 @@ pub enum Command {
     /// Messages mandi sent you (admins: anyone's).
     #[command(subcommand)]
     Notifications(NotificationsCommand),
+    /// Delivery slots, quotes and live tracking of your deliveries.
+    #[command(subcommand)]
+    Delivery(DeliveryCommand),
+    /// A rider's work: shipments, accepting, location, pickup and delivery.
+    #[command(subcommand)]
+    Rider(RiderCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to complete for.

@@ -5,9 +5,12 @@ mod addresses;
 mod cart;
 mod catalog;
 mod checkout;
+mod delivery;
 mod inventory;
 mod notifications;
 mod orders;
+mod rider;
+mod shipments;
 
 use anyhow::Result;
 
@@ -29,6 +32,8 @@ pub async fn run(ctx: &mut Context, command: Command) -> Result<()> {
         Command::Orders(command) => orders::run(ctx, command).await,
         Command::Inventory(command) => inventory::run(ctx, command).await,
         Command::Notifications(command) => notifications::run(ctx, command).await,
+        Command::Delivery(command) => delivery::run(ctx, command).await,
+        Command::Rider(command) => rider::run(ctx, command).await,
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -37,6 +37,10 @@ pub struct Session {
     pub refresh_token: String,
     /// When the access token expires, in seconds since the Unix epoch.
     pub expires_at: i64,
+    /// The signed-in rider's rider id, once `mandi rider` learnt it (riders cannot look
+    /// themselves up by user); it belongs to this account, so it goes with the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rider_id: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -45,6 +49,7 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("email", &self.email)
             .field("expires_at", &self.expires_at)
+            .field("rider_id", &self.rider_id)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +142,7 @@ mod tests {
                 access_token: "a".into(),
                 refresh_token: "r".into(),
                 expires_at: 42,
+                rider_id: Some("rider".into()),
             }),
             guest_cart_id: Some("cart".into()),
         };
@@ -177,6 +183,7 @@ mod tests {
             access_token: "secret-access".into(),
             refresh_token: "secret-refresh".into(),
             expires_at: 1,
+            rider_id: None,
         };
         assert!(!format!("{session:?}").contains("secret"));
     }

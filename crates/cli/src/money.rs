@@ -196,5 +196,34 @@ pub fn quantity_for(input: QuantityInput, unit: UnitOfSale) -> Result<i64, Strin
     }
 }
 
+/// An amount as typed (`250`, `250.50`, `₹1,250`) in `currency_code`'s minor units; no
+/// float on the way. Errors say what is wrong, for a message naming the flag.
+pub fn parse_amount(text: &str, currency_code: &str) -> Result<Money, String> {
+    let code = currency_code.to_ascii_uppercase();
+    let trimmed = text.trim();
+    let without_symbol = symbol(&code)
+        .and_then(|s| trimmed.strip_prefix(s))
+        .or_else(|| trimmed.strip_prefix(code.as_str()))
+        .unwrap_or(trimmed)
+        .trim();
+    let number: String = without_symbol.chars().filter(|c| *c != ',').collect();
+    let digits = minor_digits(&code);
+    let invalid = || {
+        format!(
+            "expected an amount like 250 or 250.{:0<width$}, got {text:?}",
+            "",
+            width = digits as usize
+        )
+    };
+    if !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(invalid());
+    }
+    let amount_minor = parse_scaled(&number, 10i64.pow(digits)).ok_or_else(invalid)?;
+    Ok(Money {
+        currency_code: code,
+        amount_minor,
+    })
+}
+
 #[cfg(test)]
 mod tests;

@@ -116,6 +116,31 @@ pub fn format_time(time: Option<&prost_types::Timestamp>) -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
+/// A time window as `2026-12-01 07:00–09:00 UTC`, or with both dates when it crosses
+/// midnight; `-` when the start is unset.
+pub fn format_window(
+    start: Option<&prost_types::Timestamp>,
+    end: Option<&prost_types::Timestamp>,
+) -> String {
+    let at = |t: Option<&prost_types::Timestamp>| {
+        t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+    };
+    match (at(start), at(end)) {
+        (Some(start), Some(end)) if start.date_naive() == end.date_naive() => format!(
+            "{}–{} UTC",
+            start.format("%Y-%m-%d %H:%M"),
+            end.format("%H:%M")
+        ),
+        (Some(start), Some(end)) => format!(
+            "{} – {} UTC",
+            start.format("%Y-%m-%d %H:%M"),
+            end.format("%Y-%m-%d %H:%M")
+        ),
+        (Some(_), None) => format_time(start),
+        (None, _) => "-".to_owned(),
+    }
+}
+
 /// An enum value's name without its type prefix, lower case: `ORDER_STATUS_PAID` → `paid`.
 pub fn enum_label(name: &str, prefix: &str) -> String {
     name.strip_prefix(prefix)
@@ -172,5 +197,21 @@ mod tests {
         };
         assert_eq!(format_time(Some(&time)), "2025-12-01 18:25 UTC");
         assert_eq!(format_time(None), "-");
+    }
+
+    #[test]
+    fn windows_print_the_date_once_unless_they_cross_midnight() {
+        let at = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
+        // 2025-12-01 07:00 UTC.
+        let seven = 1_764_572_400;
+        assert_eq!(
+            format_window(Some(&at(seven)), Some(&at(seven + 7_200))),
+            "2025-12-01 07:00–09:00 UTC"
+        );
+        assert_eq!(
+            format_window(Some(&at(seven + 16 * 3_600)), Some(&at(seven + 18 * 3_600))),
+            "2025-12-01 23:00 – 2025-12-02 01:00 UTC"
+        );
+        assert_eq!(format_window(None, Some(&at(seven))), "-");
     }
 }

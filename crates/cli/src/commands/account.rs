@@ -78,6 +78,7 @@ pub async fn login(ctx: &mut Context, args: LoginArgs) -> Result<()> {
         access_token: login.access_token,
         refresh_token: login.refresh_token,
         expires_at: chrono::Utc::now().timestamp() + login.expires_in,
+        rider_id: None,
     })?;
     // Keep the session even if merging the guest cart fails below.
     ctx.save()?;

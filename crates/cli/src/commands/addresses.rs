@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 use mandi_sdk::proto::mandi::common::v1::Address as PostalAddress;
-use mandi_sdk::proto::mandi::profile::v1::{Address, CreateAddressRequest, ListAddressesRequest};
+use mandi_sdk::proto::mandi::profile::v1::{
+    Address, CreateAddressRequest, GetAddressRequest, ListAddressesRequest,
+};
 
 use crate::cli::{AddAddressArgs, AddressCommand};
 use crate::exit::{CliError, Exit};
@@ -99,13 +101,32 @@ async fn list(ctx: &Context) -> Result<Vec<Address>> {
         .addresses)
 }
 
+/// One of the signed-in user's saved addresses by id.
+pub async fn saved(ctx: &Context, id: &str) -> Result<Address> {
+    Ok(ctx
+        .mandi
+        .profile()
+        .get_address(GetAddressRequest {
+            address_id: id.to_owned(),
+        })
+        .await
+        .map_err(ctx.status(&format!("read address {id}")))?
+        .into_inner()
+        .address
+        .unwrap_or_default())
+}
+
 /// The id of the signed-in user's default address, for checkout without `--address`.
 pub async fn default_address(ctx: &Context) -> Result<String> {
+    Ok(default_saved(ctx).await?.id)
+}
+
+/// The signed-in user's default address, for commands without `--address`.
+pub async fn default_saved(ctx: &Context) -> Result<Address> {
     list(ctx)
         .await?
         .into_iter()
         .find(|a| a.is_default)
-        .map(|a| a.id)
         .ok_or_else(|| {
             CliError::new(
                 Exit::Refused,
@@ -116,7 +137,7 @@ pub async fn default_address(ctx: &Context) -> Result<String> {
         })
 }
 
-fn one_line(address: &Address) -> String {
+pub fn one_line(address: &Address) -> String {
     let Some(postal) = &address.postal_address else {
         return String::new();
     };

@@ -109,3 +109,24 @@ fn weights_are_only_for_weight_priced_products() {
             .contains("sold by the dozen")
     );
 }
+
+#[test]
+fn amounts_parse_into_minor_units_of_the_currency() {
+    let inr = |minor| Money {
+        currency_code: "INR".into(),
+        amount_minor: minor,
+    };
+    assert_eq!(parse_amount("250", "INR"), Ok(inr(25_000)));
+    assert_eq!(parse_amount("250.5", "inr"), Ok(inr(25_050)));
+    assert_eq!(parse_amount("₹1,250.75", "INR"), Ok(inr(125_075)));
+    assert_eq!(parse_amount("INR 10", "INR"), Ok(inr(1_000)));
+    assert_eq!(parse_amount("500", "JPY").map(|m| m.amount_minor), Ok(500));
+}
+
+#[test]
+fn bad_amounts_say_the_format() {
+    for bad in ["-5", "2.505", "lots", "", "1.2.3", "+3"] {
+        let error = parse_amount(bad, "INR").unwrap_err();
+        assert!(error.contains("250.00"), "{bad:?}: {error}");
+    }
+}
