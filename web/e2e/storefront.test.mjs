@@ -10,12 +10,15 @@ const DESKTOP = { viewport: { width: 1280, height: 900 } };
 
 let shop;
 let mango;
+let carrot;
 
 before(async () => {
   shop = await startShop("storefront");
   mango = await productBySlug(shop.admin, "alphonso-mango");
   // Enough for every test's cart, in the product's unit (grams for weight-priced products).
   await stock(shop.admin, mango.id, 200_000);
+  carrot = await productBySlug(shop.admin, "ooty-carrot");
+  await stock(shop.admin, carrot.id, 100_000);
 });
 
 after(async () => {
@@ -44,6 +47,9 @@ async function searchAndAdd(page, shot) {
   await card.getByRole("link", { name: mango.displayName, exact: true }).click();
   await page.getByRole("heading", { level: 1, name: mango.displayName }).waitFor();
   await page.getByText("Origin and freshness").waitFor();
+  assert.match(await page.locator(".price.big").innerText(), /^₹1,200\.00 \/ dozen/);
+  assert.match(await page.locator(".facts").innerText(), /Origin\s+Ratnagiri, IN/);
+  assert.match(await page.getByRole("table").innerText(), /Energy\s+60 kcal/);
   await screenshot(page, `${shot}-2-product`);
   await page.getByRole("button", { name: "Add to cart" }).click();
   await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
@@ -229,5 +235,24 @@ test("the address book: a bad PIN code is named at its field, addresses are save
   await second.getByText("Default", { exact: true }).waitFor();
   assert.ok(await list.getByRole("listitem").filter({ hasText: "4 Beach Road" }).getByRole("button", { name: "Make default" }).isVisible());
   await screenshot(page, "addresses-2-default");
+  await page.context().close();
+});
+
+test("weight-priced produce: 1.5 kg is chosen on the product page, priced for that weight, and stepped by 250 g in the cart", async () => {
+  const page = await newPage(PHONE);
+  await page.goto(`${shop.origin}/products/ooty-carrot`);
+  await page.getByRole("heading", { level: 1, name: carrot.displayName }).waitFor();
+  assert.match(await page.locator(".price.big").innerText(), /^₹90\.00 \/ kg/);
+  await page.getByLabel("Quantity").selectOption({ label: "1.5 kg" });
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.getByRole("status").filter({ hasText: "Added 1.5 kg of" }).waitFor();
+  await page.getByRole("link", { name: /^Cart,/ }).click();
+  const line = page.getByRole("list", { name: "Items in your cart" }).getByRole("listitem");
+  await line.getByText("1.5 kg").waitFor();
+  assert.match(await line.locator(".line-total").innerText(), /^₹135\.00$/);
+  await line.getByRole("button", { name: `More ${carrot.displayName}` }).click();
+  await line.getByText("1.75 kg").waitFor();
+  assert.match(await line.locator(".line-total").innerText(), /^₹157\.50$/);
+  await screenshot(page, "weight-1-cart");
   await page.context().close();
 });
