@@ -27,6 +27,8 @@ pub enum Target {
     Checkout,
     /// mandi.notification.v1.NotificationService
     Notification,
+    /// mandi.shipping.v1.ShippingService
+    Shipping,
 }
 
 /// Every implemented target, in start order.
@@ -40,6 +42,7 @@ pub const ALL: &[Target] = &[
     Target::Payment,
     Target::Checkout,
     Target::Notification,
+    Target::Shipping,
 ];
 
 impl Target {
@@ -55,6 +58,7 @@ impl Target {
             Target::Payment => "payment",
             Target::Checkout => "checkout",
             Target::Notification => "notification",
+            Target::Shipping => "shipping",
         }
     }
 
@@ -126,6 +130,8 @@ pub enum Prepared {
     Checkout(mandi_checkout::CheckoutConfig),
     /// notification's settings.
     Notification(mandi_notification::NotificationConfig),
+    /// shipping's settings.
+    Shipping(mandi_shipping::ShippingConfig),
 }
 
 /// Reads the configuration of every selected target.
@@ -138,6 +144,10 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
     if selection.embedded && selection.targets.contains(&Target::Notification) {
         // So does the embedded notification, to look users up in identity and profile.
         mandi_notification::embed_client_secret(&mut env)?;
+    }
+    if selection.embedded && selection.targets.contains(&Target::Shipping) {
+        // And shipping, to read paid orders and move them along.
+        mandi_shipping::embed_client_secret(&mut env)?;
     }
     let env = &env;
     selection
@@ -175,6 +185,9 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
             )),
             Target::Notification => Ok(Prepared::Notification(
                 mandi_notification::NotificationConfig::from_env(env, selection.embedded)?,
+            )),
+            Target::Shipping => Ok(Prepared::Shipping(
+                mandi_shipping::ShippingConfig::from_env(env, selection.embedded)?,
             )),
         })
         .collect()
@@ -234,6 +247,20 @@ pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Resul
                 }
                 &[]
             }
+            Prepared::Shipping(config) => &[
+                (
+                    config.identity_endpoint.is_none(),
+                    Target::Identity,
+                    "MANDI_SHIPPING__IDENTITY_ENDPOINT",
+                    "the identity service's URL, for shipping's service token",
+                ),
+                (
+                    config.order_endpoint.is_none(),
+                    Target::Order,
+                    "MANDI_SHIPPING__ORDER_ENDPOINT",
+                    "the order service's URL, to read paid orders and move them along",
+                ),
+            ],
             Prepared::Notification(config) => &[
                 (
                     config.identity_endpoint.is_none(),
@@ -310,6 +337,16 @@ pub fn point_at_self(
                 let endpoints: Vec<&str> = endpoints.iter().map(String::as_str).collect();
                 config.peer_tls = client_tls(&endpoints)?;
             }
+            Prepared::Shipping(config) => {
+                let identity = config
+                    .identity_endpoint
+                    .get_or_insert_with(|| self_url.to_owned())
+                    .clone();
+                let order = config
+                    .order_endpoint
+                    .get_or_insert_with(|| self_url.to_owned());
+                config.peer_tls = client_tls(&[&identity, order])?;
+            }
             Prepared::Notification(config) => {
                 let identity = config
                     .identity_endpoint
@@ -344,6 +381,7 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
             Prepared::Payment(config) => mandi_payment::module(config).await?,
             Prepared::Checkout(config) => mandi_checkout::module(config).await?,
             Prepared::Notification(config) => mandi_notification::module(config).await?,
+            Prepared::Shipping(config) => mandi_shipping::module(config).await?,
         });
     }
     Ok(modules)
@@ -373,7 +411,7 @@ mod tests {
         assert!(err.contains("\"warp-drive\""), "{err}");
         assert!(
             err.contains(
-                "known: all, identity, profile, catalog, inventory, cart, order, payment, checkout, notification"
+                "known: all, identity, profile, catalog, inventory, cart, order, payment, checkout, notification, shipping"
             ),
             "{err}"
         );
