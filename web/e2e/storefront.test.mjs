@@ -5,8 +5,10 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { productBySlug, screenshot, startShop, stock } from "./harness.mjs";
 
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
+// Shoppers are in India: delivery slots read in their local time.
+const INDIA = { locale: "en-IN", timezoneId: "Asia/Kolkata" };
+const PHONE = { ...INDIA, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+const DESKTOP = { ...INDIA, viewport: { width: 1280, height: 900 } };
 
 let shop;
 let mango;

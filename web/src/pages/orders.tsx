@@ -143,6 +143,44 @@ function useTracking(shipmentId: string): Tracking {
   return t;
 }
 
+/**
+ * The order's shipment id: on the order once shipping has told it, else found by order id
+ * (shipping creates the shipment itself when payment is confirmed, a moment after the
+ * order is paid), polled for a little while.
+ */
+function useShipmentId(order: Order | null | undefined): string {
+  const [id, setId] = useState("");
+  useEffect(() => {
+    if (!order) return;
+    if (order.shipmentId) {
+      setId(order.shipmentId);
+      return;
+    }
+    const paid = ![OrderStatus.CREATED, OrderStatus.PAYMENT_PENDING, OrderStatus.CANCELLED].includes(order.status);
+    if (!paid) return;
+    let stop = false;
+    (async () => {
+      for (let attempt = 0; attempt < 10 && !stop; attempt++) {
+        try {
+          const r = await mandi.shipping.listShipments({ orderId: order.id, pageSize: 1 });
+          if (r.shipments[0]) {
+            setId(r.shipments[0].id);
+            return;
+          }
+        } catch {
+          // Shipping not answering: tracking says so once it has an id to watch.
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+    })();
+    return () => {
+      stop = true;
+    };
+  }, [order]);
+  return id;
+}
+
 export function OrderPage({ orderId }: { orderId: string }) {
   const [order, setOrder] = useState<Order | null | undefined>(undefined);
   const [error, setError] = useState("");
@@ -159,7 +197,8 @@ export function OrderPage({ orderId }: { orderId: string }) {
       },
     );
   }, [orderId]);
-  const tracking = useTracking(order?.shipmentId ?? "");
+  const shipmentId = useShipmentId(order);
+  const tracking = useTracking(shipmentId);
   if (order === undefined) return <Loading what="your order" />;
   if (order === null)
     return (
