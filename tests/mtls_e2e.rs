@@ -98,3 +98,64 @@ async fn a_client_without_a_certificate_is_refused() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_client_with_a_certificate_from_another_ca_is_refused() {
+    let pki = TestPki::generate();
+    let server = start_with_mtls(&pki);
+    // A well-formed client certificate, but signed by a CA the server does not trust.
+    let stranger = TestPki::generate();
+    let foreign = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(pki.read("ca.pem")))
+        .domain_name("localhost")
+        .identity(Identity::from_pem(
+            stranger.read("client.pem"),
+            stranger.read("client.key"),
+        ));
+    let err = client(&server, foreign)
+        .identity()
+        .get_jwks(mandi_sdk::proto::mandi::identity::v1::GetJwksRequest {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown
+        ),
+        "{err:?}"
+    );
+
+    // The same server still serves a client whose certificate its CA signed, so the
+    // refusal above is the foreign certificate and nothing else.
+    let jwks = client(&server, tls(&pki, true))
+        .identity()
+        .get_jwks(mandi_sdk::proto::mandi::identity::v1::GetJwksRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!jwks.keys.is_empty(), "{jwks:?}");
+}
+
+#[tokio::test]
+async fn a_client_trusting_another_ca_refuses_the_server() {
+    let pki = TestPki::generate();
+    let server = start_with_mtls(&pki);
+    // mTLS is mutual: a client that trusts only another CA must not accept this server.
+    let stranger = TestPki::generate();
+    let wrong_root = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(stranger.read("ca.pem")))
+        .domain_name("localhost")
+        .identity(Identity::from_pem(
+            pki.read("client.pem"),
+            pki.read("client.key"),
+        ));
+    let err = client(&server, wrong_root)
+        .identity()
+        .get_jwks(mandi_sdk::proto::mandi::identity::v1::GetJwksRequest {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), tonic::Code::Unavailable | tonic::Code::Unknown),
+        "{err:?}"
+    );
+}

@@ -1,9 +1,18 @@
-//! A throwaway certificate authority for mTLS tests, made with the `openssl` command.
+//! A throwaway certificate authority for mTLS tests, made in-process with rcgen.
+//!
+//! Each [`TestPki::generate`] makes a new CA, so two of them stand for "our CA" and
+//! "someone else's CA" in tests that a foreign certificate is refused.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// PEM files of a test CA, a server certificate (localhost, 127.0.0.1) and a client one.
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+
+/// PEM files of a test CA (`ca.pem`), a server certificate for localhost and 127.0.0.1
+/// (`server.pem`, `server.key`) and a client one named `checkout` (`client.pem`,
+/// `client.key`).
 pub struct TestPki {
     /// The folder holding the files; removed on drop.
     pub dir: PathBuf,
@@ -14,97 +23,52 @@ impl TestPki {
     pub fn generate() -> Self {
         let dir = std::env::temp_dir().join(format!("mandi-pki-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).expect("create pki folder");
-        let openssl = |args: &[&str]| {
-            let output = Command::new("openssl")
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .unwrap_or_else(|e| panic!("openssl is needed for mTLS tests: {e}"));
-            assert!(
-                output.status.success(),
-                "openssl {args:?} failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+        let write = |file: &str, pem: String| {
+            std::fs::write(dir.join(file), pem).unwrap_or_else(|e| panic!("write {file}: {e}"));
         };
-        openssl(&[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "ca.key",
-        ]);
-        openssl(&[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            "ca.key",
-            "-sha256",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mandi test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-out",
-            "ca.pem",
-        ]);
-        for (name, san, usage) in [
+
+        let ca_key = KeyPair::generate().expect("generate CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "mandi test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).expect("self-sign the CA");
+        write("ca.pem", ca.pem());
+
+        // The server also calls identity (itself) with its certificate, so it is a client too.
+        let leaves: [(&str, &[&str], &[ExtendedKeyUsagePurpose]); 2] = [
             (
                 "server",
-                "DNS:localhost,IP:127.0.0.1",
-                "serverAuth,clientAuth",
+                &["localhost", "127.0.0.1"],
+                &[
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                ],
             ),
-            ("client", "DNS:checkout", "clientAuth"),
-        ] {
-            openssl(&[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                &format!("{name}.key"),
-            ]);
-            openssl(&[
-                "req",
-                "-new",
-                "-key",
-                &format!("{name}.key"),
-                "-subj",
-                &format!("/CN={name}"),
-                "-out",
-                &format!("{name}.csr"),
-            ]);
-            std::fs::write(
-                dir.join(format!("{name}.ext")),
-                format!(
-                    "subjectAltName={san}\nextendedKeyUsage={usage}\nbasicConstraints=CA:FALSE\n"
-                ),
-            )
-            .expect("write extensions");
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-sha256",
-                "-extfile",
-                &format!("{name}.ext"),
-                "-out",
-                &format!("{name}.pem"),
-            ]);
+            (
+                "client",
+                &["checkout"],
+                &[ExtendedKeyUsagePurpose::ClientAuth],
+            ),
+        ];
+        for (name, sans, usages) in leaves {
+            let key = KeyPair::generate().expect("generate leaf key");
+            // Strings that parse as IP addresses become IP SANs, the rest DNS names.
+            let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
+            let mut params = CertificateParams::new(sans).expect("leaf params");
+            params.distinguished_name.push(DnType::CommonName, name);
+            params.is_ca = IsCa::ExplicitNoCa;
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.extended_key_usages = usages.to_vec();
+            let cert = params.signed_by(&key, &ca).expect("sign leaf certificate");
+            write(&format!("{name}.pem"), cert.pem());
+            write(&format!("{name}.key"), key.serialize_pem());
         }
         Self { dir }
     }
