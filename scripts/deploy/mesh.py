@@ -154,6 +154,8 @@ SERVICES = {
                 "DeleteCategory", "CreateReview", "ListReviews",
             ],
             "cart": ["BatchGetProducts", "ListCategories"],
+            # The saga prices and checks the cart's lines again before it orders.
+            "checkout": ["BatchGetProducts"],
             "inventory": ["GetProduct", "ListProducts"],
             "notification": ["GetProduct"],
         },
@@ -255,7 +257,10 @@ SERVICES = {
         "config": {
             **{
                 f"MANDI_CHECKOUT__{peer.upper()}_ENDPOINT": endpoint(peer)
-                for peer in ["identity", "order", "inventory", "payment", "cart", "profile"]
+                for peer in [
+                    "identity", "order", "inventory", "payment", "cart", "profile", "catalog",
+                    "shipping",
+                ]
             },
             "MANDI_CHECKOUT__WAIT_LIMIT": "25s",
         },
@@ -273,6 +278,7 @@ SERVICES = {
         "cpu": (100, None),
         "hpa": True,
         "config": {
+            "MANDI_SHIPPING__IDENTITY_ENDPOINT": endpoint("identity"),
             "MANDI_SHIPPING__ORDER_ENDPOINT": endpoint("order"),
             "MANDI_KAFKA__BROKERS": "kafka:9092",
         },

@@ -299,6 +299,39 @@ class ConfigurationMatchesTheCode(unittest.TestCase):
                         self.assertIn(var, names)
                         self.assertNotIn(var, optional)
 
+    def test_every_peer_a_service_needs_has_its_endpoint(self):
+        # Alone in a pod, a service must be told where each peer it calls lives, or the
+        # server exits with "must be set" before it binds a port (crates/server/src).
+        modules = read("crates/server/src/modules.rs")
+        needed = {svc: set(re.findall(rf'"(MANDI_{svc.upper()}__\w+_ENDPOINT)"', modules)) for svc in service_dirs()}
+        peers = re.search(r"pub const PEERS: \[&str; \d+\] = \[(.*?)\];", read("services/checkout/src/lib.rs"), re.S)
+        needed["checkout"] |= {f"MANDI_CHECKOUT__{p.upper()}_ENDPOINT" for p in re.findall(r'"(\w+)"', peers.group(1))}
+        self.assertTrue(needed["cart"] and needed["checkout"] and needed["inventory"])
+        for overlay in OVERLAYS:
+            b = build(overlay)
+            for svc in service_dirs():
+                names, _ = b.env_names(svc)
+                for var in sorted(needed[svc] | ({"MANDI_AUTH__IDENTITY_ENDPOINT"} if svc != "identity" else set())):
+                    with self.subTest(overlay=overlay, service=svc, var=var):
+                        self.assertIn(var, names)
+                for var in sorted(names):
+                    if var.endswith("_ENDPOINT") or "__UPSTREAM__" in var:
+                        with self.subTest(overlay=overlay, service=svc, var=var):
+                            value = b.get("ConfigMap", f"{svc}-config")["data"].get(var) or b.get("ConfigMap", "mandi-common")["data"][var]
+                            m = re.fullmatch(r"http://(\w+)\.mandi\.svc\.cluster\.local:(\d+)", value)
+                            self.assertIsNotNone(m, value)
+                            self.assertIn(m.group(1), service_dirs())
+                            self.assertEqual(int(m.group(2)), server_defaults()["grpc"])
+
+    def test_the_gateway_has_an_upstream_for_every_service(self):
+        # Without one (or a default upstream) the gateway refuses to start in real mode.
+        services = {s.split(".")[1] for s in proto_methods() if s.startswith("mandi.")}
+        for overlay in OVERLAYS:
+            names, _ = build(overlay).env_names(EDGE)
+            for svc in sorted(services):
+                with self.subTest(overlay=overlay, service=svc):
+                    self.assertIn(f"MANDI_GATEWAY__UPSTREAM__{svc.upper()}", names)
+
     def test_no_secret_value_is_committed(self):
         for overlay in OVERLAYS:
             b = build(overlay)
