@@ -41,7 +41,7 @@ function email(tag) {
 /** As a guest: search, open the product, add it to the cart. */
 async function searchAndAdd(page, shot) {
   await page.goto(shop.origin);
-  await page.getByRole("searchbox", { name: "Search products" }).fill("alphonso");
+  await page.getByRole("combobox", { name: "Search products" }).fill("alphonso");
   await page.getByRole("button", { name: "Search" }).click();
   const card = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: mango.displayName, exact: true }) });
   await card.getByRole("link", { name: mango.displayName, exact: true }).waitFor();
@@ -146,9 +146,14 @@ test("a declined card says so in plain words on a phone, and nothing is ordered"
   await page.context().close();
 });
 
-test("filters narrow the catalog: a category, then organic only", async () => {
+test("typing offers completions, and filters narrow the catalog: a category, then organic only", async () => {
   const page = await newPage(DESKTOP);
   await page.goto(shop.origin);
+  await page.getByRole("combobox", { name: "Search products" }).pressSequentially("alph");
+  await page.locator("#suggestions option").first().waitFor({ state: "attached" });
+  const offered = await page.locator("#suggestions option").evaluateAll((os) => os.map((o) => o.value));
+  assert.ok(offered.some((t) => /alphonso/i.test(t)), `suggestions: ${offered}`);
+  await page.getByRole("combobox", { name: "Search products" }).fill("");
   const count = page.getByText(/^\d+ products?/);
   await count.waitFor();
   const all = parseInt(await count.innerText(), 10);

@@ -105,6 +105,7 @@ export function Catalog({ url }: { url: URL }) {
   const sort = Number(params.get("sort") ?? ProductSortOrder.RELEVANCE);
 
   const [query, setQuery] = useState(q);
+  const [suggestions, setSuggestions] = useState<string[]>([]);
   const [cats, setCats] = useState<Category[]>([]);
   const [products, setProducts] = useState<Product[]>([]);
   const [facets, setFacets] = useState<Facet[]>([]);
@@ -154,6 +155,23 @@ export function Catalog({ url }: { url: URL }) {
       .finally(() => setLoading(false));
   }, [url.search]);
 
+  // Completions as the shopper types, offered through a native datalist (announced by
+  // screen readers, no custom widget to get wrong).
+  useEffect(() => {
+    const prefix = query.trim();
+    if (prefix.length < 2 || prefix === q) {
+      setSuggestions([]);
+      return;
+    }
+    const timer = setTimeout(() => {
+      mandi.catalog.suggestProducts({ prefix, maxSuggestions: 6 }).then(
+        (r) => setSuggestions(r.suggestions.map((x) => x.text)),
+        () => setSuggestions([]),
+      );
+    }, 150);
+    return () => clearTimeout(timer);
+  }, [query]);
+
   async function more() {
     try {
       const r = await mandi.catalog.searchProducts(request(next));
@@ -196,8 +214,15 @@ export function Catalog({ url }: { url: URL }) {
           type="search"
           placeholder="Search mangoes, spinach, almonds…"
           value={query}
+          list="suggestions"
+          autoComplete="off"
           onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
         />
+        <datalist id="suggestions">
+          {suggestions.map((text) => (
+            <option value={text} key={text} />
+          ))}
+        </datalist>
         <button type="submit">Search</button>
       </form>
       <details class="filters" open={window.innerWidth > 700}>
