@@ -25,6 +25,13 @@ Exit codes:
   5  refused: invalid input, failed precondition, conflict, declined or failed checkout
   6  the server is unavailable or did not answer in time";
 
+const RIDER_HELP: &str = "\
+Riders log in with an account an admin registered with `mandi rider add` (which gives it the
+delivery role; log in again afterwards). `location` and `status` need your rider id, which
+riders cannot look up by account: it is taken from a shipment assigned to you, or given once
+with --rider <id> (or MANDI_RIDER) before your first shipment; either way it is remembered
+with your session until you log out. Shipments are named by id or tracking code.";
+
 /// mandi: shop for fresh produce and run the marketplace from the terminal.
 #[derive(Debug, Parser)]
 #[command(name = "mandi", version, after_help = AFTER_HELP)]
@@ -102,7 +109,7 @@ pub enum Command {
     #[command(subcommand)]
     Delivery(DeliveryCommand),
     /// A rider's work: shipments, accepting, location, pickup and delivery.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = RIDER_HELP)]
     Rider(RiderCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {

@@ -199,8 +199,9 @@ pub struct AddRiderArgs {
     /// Most weight carried at once: `20kg`, `15000g`.
     #[arg(long, default_value = "20kg")]
     pub max_load: String,
-    /// Id of a zone the rider serves (repeatable).
-    #[arg(long = "zone")]
+    /// Id of a zone the rider serves (repeatable; e.g. blr-central); riders are only
+    /// offered shipments in their zones.
+    #[arg(long = "zone", required = true)]
     pub zones: Vec<String>,
 }
 

@@ -129,6 +129,24 @@ pub fn explain(status: &tonic::Status, action: &str) -> Option<String> {
         "UNSERVICEABLE_ADDRESS" => "mandi does not deliver to this address yet (its postal \
              code is outside every delivery zone)"
             .to_owned(),
+        "CASH_MISMATCH" => format!(
+            "the cash entered is not what the customer owes ({server}): pass --cash with the \
+             amount `mandi rider shipments` shows"
+        ),
+        "NO_RIDER_AVAILABLE" => format!(
+            "no available rider can carry it now ({server}): try again later or name one with \
+             --rider (see `mandi rider list`)"
+        ),
+        "RIDER_UNSUITABLE" => format!("{server}: pick another rider from `mandi rider list`"),
+        "NOT_A_RIDER" => "your account has no rider profile: an admin registers you with \
+             `mandi rider add`, then log in again"
+            .to_owned(),
+        "NOT_ASSIGNED_RIDER" => "this shipment is not assigned to you: see yours with `mandi \
+             rider shipments`"
+            .to_owned(),
+        "NOT_YOUR_RIDER" => "that rider id is not yours: check --rider (log out and in again \
+             to forget a remembered one)"
+            .to_owned(),
         "ILLEGAL_TRANSITION" => format!(
             "the shipment cannot move there from where it is now ({server}); see its status \
              with `mandi rider shipments` or `mandi delivery track`"
