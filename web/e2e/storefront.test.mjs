@@ -92,6 +92,14 @@ test("a shopper searches, adds to the cart as a guest, registers, pays by card a
   const page = await newPage(DESKTOP);
   await searchAndAdd(page, "order");
   await registerFromCart(page, "order", { line1: "12 MG Road" });
+  // Slots for the address (Bengaluru central), soonest first, in the shopper's time.
+  const slots = page.getByRole("group", { name: "Delivery slot" }).getByRole("radio");
+  await slots.first().waitFor();
+  assert.ok((await slots.count()) >= 2, "fewer than two delivery slots offered");
+  assert.ok(await slots.first().isChecked(), "the soonest open slot is not preselected");
+  const chosen = slots.nth(1);
+  await chosen.check();
+  assert.match(await page.getByRole("group", { name: "Delivery slot" }).locator("label").nth(1).innerText(), /\d{1,2}:\d{2} [ap]m–\d{1,2}:\d{2} [ap]m/i);
   await screenshot(page, "order-4-checkout");
   await payByCard(page, "4242 4242 4242 4242");
 
