@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import unittest
 
 import kubernetes_validate
@@ -249,6 +250,23 @@ class PortsAndProbesMatchTheServer(unittest.TestCase):
                     self.assertEqual((grpc["port"], grpc["appProtocol"]), (defaults["grpc"], "grpc"))
                     admin = next(p for p in ports if p["name"] == "http-admin")
                     self.assertEqual(admin["port"], defaults["admin"])
+
+    def test_memory_is_sized_above_the_measured_idle_rss(self):
+        sys.path.insert(0, os.path.join(ROOT, "scripts", "deploy"))
+        import mesh
+
+        def mib(q):
+            m = re.fullmatch(r"(\d+)Mi", q)
+            self.assertIsNotNone(m, q)
+            return int(m.group(1))
+
+        for overlay in OVERLAYS:
+            for svc in service_dirs():
+                with self.subTest(overlay=overlay, service=svc):
+                    res = build(overlay).container(svc)["resources"]
+                    idle = mesh.MEASURED_IDLE_RSS_MIB.get(svc, mesh.MEASURED_IDLE_RSS_MIB["all"])
+                    self.assertGreaterEqual(mib(res["requests"]["memory"]), idle * 1.2)
+                    self.assertGreaterEqual(mib(res["limits"]["memory"]), idle * 4)
 
     def test_pods_run_locked_down(self):
         for overlay in OVERLAYS:
