@@ -31,6 +31,9 @@ struct Args {
     /// Metrics, health and JWKS HTTP address.
     #[arg(long, env = "MANDI_ADMIN_LISTEN")]
     admin_listen: Option<String>,
+    /// The gateway's public HTTP address (grpc-web, gRPC and the storefront), when it runs.
+    #[arg(long, env = "MANDI_GATEWAY__LISTEN")]
+    gateway_listen: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(admin) = &args.admin_listen {
         env.set("MANDI_ADMIN_LISTEN", admin);
+    }
+    if let Some(gateway) = &args.gateway_listen {
+        env.set("MANDI_GATEWAY__LISTEN", gateway);
     }
     let target = args
         .target
@@ -106,6 +112,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", server_config.admin_listen))?;
     let grpc_addr = grpc_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
+    let gateway_listener = match prepared.iter().find_map(|p| match p {
+        modules::Prepared::Gateway(config) => Some(config.listen),
+        _ => None,
+    }) {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the gateway"))?,
+        ),
+        None => None,
+    };
 
     // With identity in this process, keys come from ourselves, over gRPC like any caller.
     let identity_endpoint =
@@ -131,7 +148,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         server_config.tls.as_ref(),
     )?;
 
+    let gateway_config = modules::take_gateway(&mut prepared);
     let modules = modules::build(prepared).await?;
+    let gateway = match gateway_config {
+        Some(config) => Some(mandi_gateway::Gateway::build(config, verifier.clone()).await?),
+        None => None,
+    };
     let names: Vec<&str> = selection.targets.iter().map(|t| t.name()).collect();
     tracing::info!(
         targets = %names.join(","),
@@ -141,13 +163,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "mandi-server started"
     );
     let signal = server::shutdown_signal().context("cannot listen for SIGTERM and SIGINT")?;
-    // Event consumers commit what they handled and stop as the server starts draining.
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    // Event consumers commit what they handled and stop as the server starts draining;
+    // the gateway stops taking calls at the same moment.
     let shutdown = async move {
         signal.await;
         mandi_kafka::stop_consumers();
+        let _ = stopping_tx.send(true);
+    };
+    let mut gateway_addr = None;
+    let gateway_task = match (gateway, gateway_listener) {
+        (Some(gateway), Some(listener)) => {
+            gateway_addr = Some(listener.local_addr()?);
+            let mut stopping = stopping_rx.clone();
+            Some(tokio::spawn(gateway.serve(listener, async move {
+                let _ = stopping.wait_for(|stopping| *stopping).await;
+            })))
+        }
+        _ => None,
     };
     // One machine-readable line on stdout, for scripts and tests that start on port 0.
-    println!("listening grpc={grpc_addr} admin={admin_addr}");
+    match gateway_addr {
+        Some(gateway) => {
+            tracing::info!(%gateway, "gateway started: open http://{gateway}");
+            println!("listening grpc={grpc_addr} admin={admin_addr} gateway={gateway}");
+        }
+        None => println!("listening grpc={grpc_addr} admin={admin_addr}"),
+    }
     std::io::stdout().flush()?;
 
     server::serve(
@@ -158,7 +200,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         admin_listener,
         shutdown,
     )
-    .await
+    .await?;
+    if let Some(task) = gateway_task {
+        task.await.context("gateway panicked")??;
+    }
+    Ok(())
 }
 
 fn loopback_url(addr: SocketAddr, tls: bool) -> String {

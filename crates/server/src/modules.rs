@@ -29,6 +29,8 @@ pub enum Target {
     Notification,
     /// mandi.shipping.v1.ShippingService
     Shipping,
+    /// The public edge: grpc-web and gRPC routed to the services, and the storefront.
+    Gateway,
 }
 
 /// Every implemented target, in start order.
@@ -43,6 +45,8 @@ pub const ALL: &[Target] = &[
     Target::Checkout,
     Target::Notification,
     Target::Shipping,
+    // Last: it fronts the others.
+    Target::Gateway,
 ];
 
 impl Target {
@@ -59,6 +63,7 @@ impl Target {
             Target::Checkout => "checkout",
             Target::Notification => "notification",
             Target::Shipping => "shipping",
+            Target::Gateway => "gateway",
         }
     }
 
@@ -132,6 +137,8 @@ pub enum Prepared {
     Notification(mandi_notification::NotificationConfig),
     /// shipping's settings.
     Shipping(mandi_shipping::ShippingConfig),
+    /// the gateway's settings (served on its own port, not a gRPC module).
+    Gateway(mandi_gateway::GatewayConfig),
 }
 
 /// Reads the configuration of every selected target.
@@ -189,6 +196,14 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
             Target::Shipping => Ok(Prepared::Shipping(
                 mandi_shipping::ShippingConfig::from_env(env, selection.embedded)?,
             )),
+            Target::Gateway => {
+                let local: Vec<&str> = selection.targets.iter().map(|t| t.name()).collect();
+                Ok(Prepared::Gateway(mandi_gateway::GatewayConfig::from_env(
+                    env,
+                    selection.embedded,
+                    &local,
+                )?))
+            }
         })
         .collect()
 }
@@ -361,10 +376,26 @@ pub fn point_at_self(
                     .get_or_insert_with(|| self_url.to_owned());
                 config.peer_tls = client_tls(&[&identity, &profile, catalog])?;
             }
+            Prepared::Gateway(config) => {
+                config.self_url = Some(self_url.to_owned());
+                config.upstream_tls = client_tls(&config.upstream_urls())?;
+            }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// Takes the gateway's settings out of `prepared`: it serves its own port, beside the
+/// gRPC modules.
+pub fn take_gateway(prepared: &mut Vec<Prepared>) -> Option<mandi_gateway::GatewayConfig> {
+    let at = prepared
+        .iter()
+        .position(|p| matches!(p, Prepared::Gateway(_)))?;
+    match prepared.remove(at) {
+        Prepared::Gateway(config) => Some(config),
+        _ => None,
+    }
 }
 
 /// Connects the backends and builds the services.
@@ -382,6 +413,8 @@ pub async fn build(prepared: Vec<Prepared>) -> anyhow::Result<Vec<Module>> {
             Prepared::Checkout(config) => mandi_checkout::module(config).await?,
             Prepared::Notification(config) => mandi_notification::module(config).await?,
             Prepared::Shipping(config) => mandi_shipping::module(config).await?,
+            // Built by the caller after take_gateway; never a gRPC module.
+            Prepared::Gateway(_) => continue,
         });
     }
     Ok(modules)
@@ -411,7 +444,7 @@ mod tests {
         assert!(err.contains("\"warp-drive\""), "{err}");
         assert!(
             err.contains(
-                "known: all, identity, profile, catalog, inventory, cart, order, payment, checkout, notification, shipping"
+                "known: all, identity, profile, catalog, inventory, cart, order, payment, checkout, notification, shipping, gateway"
             ),
             "{err}"
         );

@@ -14,6 +14,8 @@ pub struct ServerProcess {
     pub grpc: SocketAddr,
     /// The admin HTTP address (metrics, JWKS).
     pub admin: SocketAddr,
+    /// The gateway's address (grpc-web, gRPC, the storefront), when the target runs it.
+    pub gateway: Option<SocketAddr>,
     log: PathBuf,
 }
 
@@ -55,7 +57,10 @@ impl ServerProcess {
             .arg(format!("--target={target}"))
             .arg("--listen=127.0.0.1:0")
             .arg("--admin-listen=127.0.0.1:0")
+            .arg("--gateway-listen=127.0.0.1:0")
             .env("MANDI_LOG__FILTER", filter)
+            // Tests stock what they need; the demo stock of `make run` would skew counts.
+            .env("MANDI_INVENTORY__DEMO_STOCK", "false")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -71,10 +76,11 @@ impl ServerProcess {
             }
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok((grpc, admin)) => Self {
+            Ok((grpc, admin, gateway)) => Self {
                 child,
                 grpc,
                 admin,
+                gateway,
                 log,
             },
             Err(_) => {
@@ -91,6 +97,14 @@ impl ServerProcess {
     /// `http://<grpc address>`.
     pub fn url(&self) -> String {
         format!("http://{}", self.grpc)
+    }
+
+    /// `http://<gateway address>`; panics when the target does not run the gateway.
+    pub fn gateway_url(&self) -> String {
+        format!(
+            "http://{}",
+            self.gateway.expect("this server runs no gateway")
+        )
     }
 
     /// `http://<admin address>`.
@@ -133,8 +147,13 @@ impl Drop for ServerProcess {
     }
 }
 
-fn parse_listening(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+/// `listening grpc=<addr> admin=<addr>[ gateway=<addr>]`.
+fn parse_listening(line: &str) -> Option<(SocketAddr, SocketAddr, Option<SocketAddr>)> {
     let rest = line.strip_prefix("listening grpc=")?;
-    let (grpc, admin) = rest.split_once(" admin=")?;
-    Some((grpc.parse().ok()?, admin.trim().parse().ok()?))
+    let (grpc, rest) = rest.split_once(" admin=")?;
+    let (admin, gateway) = match rest.split_once(" gateway=") {
+        Some((admin, gateway)) => (admin, Some(gateway.trim().parse().ok()?)),
+        None => (rest, None),
+    };
+    Some((grpc.parse().ok()?, admin.trim().parse().ok()?, gateway))
 }

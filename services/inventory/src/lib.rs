@@ -4,6 +4,7 @@
 //! builds it for the server binary from configuration.
 #![forbid(unsafe_code)]
 
+pub mod demo;
 pub mod domain;
 pub mod events;
 pub mod grpc;
@@ -72,6 +73,9 @@ pub struct InventoryConfig {
     pub catalog_tls: Option<tonic::transport::ClientTlsConfig>,
     /// Where events go: Kafka with `MANDI_KAFKA__BROKERS`, else in process.
     pub events: EventsConfig,
+    /// `MANDI_INVENTORY__DEMO_STOCK`: in the embedded default, stock every demo catalog
+    /// product (default true; never on real backends).
+    pub demo_stock: bool,
 }
 
 impl InventoryConfig {
@@ -126,7 +130,9 @@ impl InventoryConfig {
             ));
         }
         let catalog_endpoint: Option<String> = env.get("MANDI_INVENTORY__CATALOG_ENDPOINT")?;
+        let demo_stock = embedded && env.get_or("MANDI_INVENTORY__DEMO_STOCK", true)?;
         Ok(Self {
+            demo_stock,
             events: EventsConfig::from_env(env)?,
             catalog_endpoint,
             catalog_tls: None,
@@ -175,17 +181,21 @@ fn build<S: InventoryStore>(store: S, config: &InventoryConfig) -> anyhow::Resul
         currency: Currency(config.currency.clone()),
     };
     let watch = StockWatch::new(store.clone(), events, config.low_stock_threshold);
+    let catalog = catalog_client(config)?;
+    if config.demo_stock {
+        demo::spawn(store.clone(), catalog.clone());
+    }
     let service = InventoryServiceServer::new(InventoryGrpc::new(
         store,
         settings,
         watch,
-        catalog_owners(config)?,
+        CatalogOwners::new(catalog),
     ));
     Ok(Module::new(service, grpc::POLICIES))
 }
 
-/// The catalog client that answers who owns a product.
-fn catalog_owners(config: &InventoryConfig) -> anyhow::Result<CatalogOwners> {
+/// The catalog client: asked who owns a product (and which products to stock in the demo).
+fn catalog_client(config: &InventoryConfig) -> anyhow::Result<mandi_sdk::Mandi> {
     let endpoint = config
         .catalog_endpoint
         .clone()
@@ -205,7 +215,7 @@ fn catalog_owners(config: &InventoryConfig) -> anyhow::Result<CatalogOwners> {
             value: endpoint,
             reason: error.to_string(),
         })?;
-    Ok(CatalogOwners::new(mandi))
+    Ok(mandi)
 }
 
 /// Expires reservations whose TTL ran out every `interval`, for as long as the service
