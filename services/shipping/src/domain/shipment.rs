@@ -13,9 +13,10 @@ use super::{Actor, GeoPoint, Money, ShippingError, Slot};
 pub const CODE_ATTEMPTS: i32 = 5;
 
 /// Where a shipment is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum ShipmentStatus {
     /// Created; waiting for a rider.
+    #[default]
     Pending,
     /// A rider is assigned.
     Assigned,
@@ -453,12 +454,6 @@ pub struct StatusUpdate {
     pub cash_collected: Option<i64>,
     /// The customer's code, for DELIVERED.
     pub delivery_code: Option<String>,
-}
-
-impl Default for ShipmentStatus {
-    fn default() -> Self {
-        Self::Pending
-    }
 }
 
 /// Which shipments a listing shows; fields combine with AND.

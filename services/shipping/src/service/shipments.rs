@@ -56,11 +56,8 @@ impl<S: ShippingStore> Shipping<S> {
         };
         let moved = slot.id != wanted;
         let mut shipment = Shipment::create(new, slot, actor, now);
-        if moved {
-            if let Some(first) = shipment.tracking.first_mut() {
-                first.note =
-                    "order paid; its slot had filled up, so it moved to the next one".into();
-            }
+        if moved && let Some(first) = shipment.tracking.first_mut() {
+            first.note = "order paid; its slot had filled up, so it moved to the next one".into();
         }
         let events = self.status_events(&shipment, None);
         let (shipment, created) = self.store.insert_shipment(&shipment, events, now).await?;
