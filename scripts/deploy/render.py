@@ -197,8 +197,9 @@ def service(name, svc):
                 "port": svc["edge_port"],
                 "targetPort": "http-edge",
                 "protocol": "TCP",
-                # Browsers speak HTTP/1.1 grpc-web, apps HTTP/2 gRPC: let Envoy keep each.
-                "appProtocol": "http",
+                # The gateway serves grpc-web, gRPC and files over h2c on this one port, so
+                # Envoy can always speak HTTP/2 to it, whatever the client spoke.
+                "appProtocol": "http2",
             }
         ]
     return {
