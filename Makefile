@@ -7,6 +7,7 @@ BUF := tools/node_modules/.bin/buf
 GRPCURL := tools/bin/grpcurl
 LISTEN ?= 127.0.0.1:50051
 ADMIN_LISTEN ?= 127.0.0.1:9090
+GATEWAY_LISTEN ?= 127.0.0.1:8080
 # Tests talk to these real servers; `make up` starts them.
 export MANDI_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export MANDI_TEST_REDIS_URL ?= redis://127.0.0.1:6379
@@ -40,9 +41,10 @@ web: tools ## Build the TypeScript SDK (sdk/ts) and the storefront (web/dist)
 
 run: web ## Run the whole mesh in one process, in memory (no servers needed)
 	$(CARGO) build -p mandi-server
-	@echo "mandi: gRPC and grpc-web on $(LISTEN), metrics on http://$(ADMIN_LISTEN)/metrics"
+	@echo "mandi: the shop on http://$(GATEWAY_LISTEN) (the gateway: storefront, grpc-web, gRPC)"
+	@echo "  gRPC and grpc-web straight to the services on $(LISTEN), metrics on http://$(ADMIN_LISTEN)/metrics"
 	@echo "  try: $(GRPCURL) -plaintext $(LISTEN) list   (after make tools)"
-	$(CARGO) run -q -p mandi-server -- --target=all --listen=$(LISTEN) --admin-listen=$(ADMIN_LISTEN)
+	$(CARGO) run -q -p mandi-server -- --target=all --listen=$(LISTEN) --admin-listen=$(ADMIN_LISTEN) --gateway-listen=$(GATEWAY_LISTEN)
 
 test: tools up ## Run the whole suite against the real servers
 	@scripts/reset-test-databases.sh
@@ -68,7 +70,7 @@ lint: tools ## buf lint + breaking against main, rustfmt, clippy, k8s/ and istio
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@scripts/validate-deploy.sh
 
-bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reservations, cart reads, order creations, events through Kafka, checkouts), each against a baseline in the same run
+bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reservations, cart reads, order creations, events through Kafka, checkouts, calls through the gateway), each against a baseline in the same run
 	$(CARGO) bench -p mandi-identity --bench tokens
 	$(CARGO) bench -p mandi-catalog --bench catalog
 	$(CARGO) bench -p mandi-inventory --bench reservations
@@ -77,3 +79,4 @@ bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reser
 	$(CARGO) bench -p mandi-kafka --bench events
 	$(CARGO) build --release -p mandi-server
 	$(CARGO) bench -p mandi-checkout --bench checkouts
+	$(CARGO) bench -p mandi-gateway --bench gateway
