@@ -441,6 +441,36 @@ class MeshPolicyMatchesTheContracts(unittest.TestCase):
                     self.assertIn(sa(svc), self.allowed(b, "identity", "GetJwks"))
             self.assertEqual(self.allowed(b, "catalog", "SearchProducts"), {sa("gateway")})
 
+    def test_the_mesh_lets_through_what_the_edge_forwards_and_nothing_internal(self):
+        # services/gateway/src/edge.rs decides per method what the public edge forwards;
+        # the gateway's service account must be allowed exactly those in the mesh, or
+        # storefront calls die at a sidecar (or internal ones leak past the edge).
+        edge_rs = os.path.join(ROOT, "services", EDGE, "src", "edge.rs")
+        self.assertTrue(os.path.exists(edge_rs), "the gateway's edge rules are gone")
+        with open(edge_rs) as f:
+            rules = dict(re.findall(r'\(\s*"(/mandi\.[\w.]+/\w+)",\s*([\w:]+),?\s*\)', f.read()))
+        self.assertIn("/mandi.inventory.v1.InventoryService/Reserve", rules)
+        # The rule, stricter than the edge's ADMIN_OR_INTERNAL: only the checkout
+        # saga captures; an operator's capture through the edge is refused by the mesh.
+        saga_only = {"/mandi.payment.v1.PaymentService/CapturePayment"}
+        gateway = "cluster.local/ns/mandi/sa/gateway"
+        deployed = set(service_dirs())
+        for overlay in OVERLAYS:
+            b = build(overlay)
+            for service, methods in proto_methods().items():
+                svc = service.split(".")[1]
+                if svc not in deployed:
+                    continue
+                for method in sorted(methods):
+                    path = f"/{service}/{method}"
+                    policy = rules.get(path, "signed-in")
+                    with self.subTest(overlay=overlay, path=path, edge=policy):
+                        allowed = gateway in self.allowed(b, svc, method)
+                        if policy == "INTERNAL" or path in saga_only:
+                            self.assertFalse(allowed, "internal method reachable from the edge")
+                        else:
+                            self.assertTrue(allowed, "the edge forwards it but the mesh denies it")
+
     def test_retries_only_on_reads_and_never_on_payment_capture(self):
         reads = ("Get", "List", "BatchGet", "Search", "Suggest")
         for overlay in OVERLAYS:
