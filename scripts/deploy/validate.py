@@ -24,8 +24,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main(argv):
     node_modules, files = argv[0], argv[1:]
     problems = 0
-    for file in files:
-        with open(file) as f:
+    for path in files:
+        file = os.path.relpath(path)
+        with open(path) as f:
             docs = [d for d in yaml.safe_load_all(f) if d]
         core = [d for d in docs if not d["apiVersion"].startswith(ISTIO_GROUPS)]
         istio = [d for d in docs if d["apiVersion"].startswith(ISTIO_GROUPS)]
