@@ -122,23 +122,51 @@ pub fn format_window(
     start: Option<&prost_types::Timestamp>,
     end: Option<&prost_types::Timestamp>,
 ) -> String {
+    format_window_at(start, end, chrono::FixedOffset::east_opt(0), "UTC")
+}
+
+/// A time window at a UTC offset (`+05:30`), for people who read the clock where they are.
+pub fn format_window_local(
+    start: Option<&prost_types::Timestamp>,
+    end: Option<&prost_types::Timestamp>,
+    offset: chrono::FixedOffset,
+) -> String {
+    format_window_at(start, end, Some(offset), &offset.to_string())
+}
+
+fn format_window_at(
+    start: Option<&prost_types::Timestamp>,
+    end: Option<&prost_types::Timestamp>,
+    offset: Option<chrono::FixedOffset>,
+    zone: &str,
+) -> String {
+    let Some(offset) = offset else {
+        return "-".to_owned();
+    };
     let at = |t: Option<&prost_types::Timestamp>| {
         t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+            .map(|t| t.with_timezone(&offset))
     };
     match (at(start), at(end)) {
         (Some(start), Some(end)) if start.date_naive() == end.date_naive() => format!(
-            "{}–{} UTC",
+            "{}–{} {zone}",
             start.format("%Y-%m-%d %H:%M"),
             end.format("%H:%M")
         ),
         (Some(start), Some(end)) => format!(
-            "{} – {} UTC",
+            "{} – {} {zone}",
             start.format("%Y-%m-%d %H:%M"),
             end.format("%Y-%m-%d %H:%M")
         ),
-        (Some(_), None) => format_time(start),
+        (Some(start), None) => format!("{} {zone}", start.format("%Y-%m-%d %H:%M")),
         (None, _) => "-".to_owned(),
     }
+}
+
+/// The terminal's UTC offset now, or None when it is UTC (then local times add nothing).
+pub fn local_offset() -> Option<chrono::FixedOffset> {
+    let offset = *chrono::Local::now().offset();
+    (offset.local_minus_utc() != 0).then_some(offset)
 }
 
 /// An enum value's name without its type prefix, lower case: `ORDER_STATUS_PAID` → `paid`.
@@ -213,5 +241,10 @@ mod tests {
             "2025-12-01 23:00 – 2025-12-02 01:00 UTC"
         );
         assert_eq!(format_window(None, Some(&at(seven))), "-");
+        let ist = chrono::FixedOffset::east_opt(330 * 60).unwrap();
+        assert_eq!(
+            format_window_local(Some(&at(seven - 19_800)), Some(&at(seven - 12_600)), ist),
+            "2025-12-01 07:00–09:00 +05:30"
+        );
     }
 }

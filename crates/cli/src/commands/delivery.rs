@@ -20,7 +20,10 @@ use crate::commands::shipments::{
 };
 use crate::exit::{CliError, Exit};
 use crate::money::{QuantityInput, format_money, format_optional, parse_amount, parse_quantity};
-use crate::output::{Table, format_time, format_window, print_fields, print_json, to_json};
+use crate::output::{
+    Table, format_time, format_window, format_window_local, local_offset, print_fields, print_json,
+    to_json,
+};
 use crate::session::{Context, request_id};
 
 /// Most days ahead ListDeliverySlots answers for.
@@ -161,15 +164,28 @@ async fn slots(ctx: &Context, args: SlotsArgs) -> Result<()> {
         return Ok(());
     }
     println!("delivery slots to {label}:");
-    slots_table(&all.slots).print();
+    slots_table(&all.slots, local_offset()).print();
     Ok(())
 }
 
 /// The slots with what is left of each; full and closed ones say so instead of a count.
-fn slots_table(slots: &[DeliverySlot]) -> Table {
-    let mut table = Table::new(["WHEN", "LEFT", "SURCHARGE", "COLD CHAIN", "SLOT"]);
+/// Times are UTC like everywhere in mandi; `local` (the terminal's offset, when not UTC)
+/// adds a column in the reader's own clock.
+fn slots_table(slots: &[DeliverySlot], local: Option<chrono::FixedOffset>) -> Table {
+    let mut table = match local {
+        Some(_) => Table::new(["LOCAL", "UTC", "LEFT", "SURCHARGE", "COLD CHAIN", "SLOT"]),
+        None => Table::new(["WHEN", "LEFT", "SURCHARGE", "COLD CHAIN", "SLOT"]),
+    };
     for slot in slots {
-        table.row(vec![
+        let mut row = Vec::new();
+        if let Some(offset) = local {
+            row.push(format_window_local(
+                slot.start_time.as_ref(),
+                slot.end_time.as_ref(),
+                offset,
+            ));
+        }
+        row.extend([
             format_window(slot.start_time.as_ref(), slot.end_time.as_ref()),
             places_left(slot),
             slot.surcharge
@@ -180,6 +196,7 @@ fn slots_table(slots: &[DeliverySlot]) -> Table {
             if slot.cold_chain { "yes" } else { "no" }.to_owned(),
             slot.id.clone(),
         ]);
+        table.row(row);
     }
     table
 }
@@ -449,14 +466,17 @@ fn event_line(event: &TrackingEvent, shipment: &Shipment) -> String {
     if !event.note.is_empty() {
         details.push(event.note.clone());
     }
-    // PENDING comes before (or after losing) a rider, so it names none.
-    if !shipment.rider_display_name.is_empty() && event.status() != ShipmentStatus::Pending {
+    // PENDING comes before (or after losing) a rider, so it names none; a note naming the
+    // rider already says who.
+    let rider = &shipment.rider_display_name;
+    if !rider.is_empty() && event.status() != ShipmentStatus::Pending && !event.note.contains(rider)
+    {
         details.push(format!("rider {}", shipment.rider_display_name));
     }
     if let Some(at) = &event.location {
         details.push(format!("at {}", format_point(at)));
     }
-    if event.estimated_delivery_time.is_some() {
+    if event.estimated_delivery_time.is_some() && !is_terminal(event.status()) {
         details.push(format!(
             "ETA {}",
             format_time(event.estimated_delivery_time.as_ref())

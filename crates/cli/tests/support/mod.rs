@@ -96,6 +96,21 @@ impl Person<'_> {
         command
     }
 
+    /// `mandi <args>` started in the background like [`Person::mandi`], its stdout piped,
+    /// for commands that keep running (`delivery track`).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mandi"))
+            .args(args)
+            .env("MANDI_ENDPOINT", self.shop.server.url())
+            .env("MANDI_CONFIG", self.config_path())
+            .env_remove("MANDI_TOKEN")
+            .env_remove("MANDI_PASSWORD")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the mandi binary starts")
+    }
+
     /// Registers `email` and logs in with [`PASSWORD`].
     pub fn sign_up(&self, email: &str) {
         self.mandi(&[

@@ -61,7 +61,8 @@ fn slots_show_places_left_and_mark_full_and_closed_ones() {
         amount_minor: 4_900,
     });
     express.cold_chain = true;
-    let table = slots_table(&[express, slot("full", 10, false), slot("late", 2, false)]).render();
+    let slots = [express, slot("full", 10, false), slot("late", 2, false)];
+    let table = slots_table(&slots, None).render();
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         lines[0],
@@ -73,6 +74,16 @@ fn slots_show_places_left_and_mark_full_and_closed_ones() {
     );
     assert!(lines[2].contains("  full  ") && lines[2].ends_with("no          full"));
     assert!(lines[3].contains("  closed  "), "{}", lines[3]);
+
+    // Away from UTC the reader's own clock comes first.
+    let ist = chrono::FixedOffset::east_opt(330 * 60).unwrap();
+    let local = slots_table(&slots, Some(ist)).render();
+    let lines: Vec<&str> = local.lines().collect();
+    assert!(lines[0].starts_with("LOCAL  "), "{local}");
+    assert!(
+        lines[1].starts_with("2025-12-01 12:30–14:30 +05:30  2025-12-01 07:00–09:00 UTC"),
+        "{local}"
+    );
 }
 
 #[test]
@@ -144,6 +155,17 @@ fn each_update_prints_one_line_with_note_location_and_eta() {
     assert_eq!(
         view.lines(&message(done, Some(delivered))),
         vec!["2025-12-01 07:40 UTC  delivered  rider Ravi"]
+    );
+}
+
+#[test]
+fn a_note_naming_the_rider_is_not_repeated() {
+    let mut assigned = event(ShipmentStatus::Assigned, 5);
+    assigned.note = "Ravi will deliver your order".into();
+    assigned.estimated_delivery_time = at(SEVEN + 60 * 60);
+    assert_eq!(
+        event_line(&assigned, &shipment(vec![assigned.clone()])),
+        "2025-12-01 07:05 UTC  assigned  Ravi will deliver your order, ETA 2025-12-01 08:00 UTC"
     );
 }
 
