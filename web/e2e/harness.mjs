@@ -223,3 +223,49 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
   if (problems.length) throw new Error(`accessibility problems on ${name}:\n${problems.join("\n")}`);
 }
+
+/**
+ * A delivery rider on duty in Bengaluru central: a user given the delivery role and
+ * registered with shipping, AVAILABLE so shipments there can be assigned to them.
+ */
+export async function rider(admin, displayName) {
+  const email = `rider-${crypto.randomUUID()}@example.com`;
+  const { user } = await admin.identity.register({ name: displayName, email, password: "rider password 123", requestId: crypto.randomUUID() });
+  await admin.identity.setUserRole({ userId: user.id, role: 4 /* ROLE_DELIVERY */, requestId: crypto.randomUUID() });
+  const created = await admin.shipping.createRider({
+    rider: {
+      userId: user.id,
+      displayName,
+      phone: "+919800000001",
+      vehicleType: 2 /* VEHICLE_TYPE_MOTORCYCLE */,
+      coldChain: true,
+      maxLoadGrams: 50_000n,
+      zoneIds: ["blr-central"],
+    },
+    requestId: crypto.randomUUID(),
+  });
+  await admin.shipping.updateRider({
+    rider: { id: created.rider.id, status: 1 /* RIDER_STATUS_AVAILABLE */ },
+    updateMask: { paths: ["status"] },
+    requestId: crypto.randomUUID(),
+  });
+  return created.rider;
+}
+
+/**
+ * Runs `fn` with a fresh page (its own cookies and storage) in `browser`; when it fails,
+ * the page as it was is saved as artifacts/<name>-failure.png before the error goes on.
+ */
+export async function withPage(browser, options, name, fn) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  try {
+    await fn(page);
+  } catch (err) {
+    await page.screenshot({ path: path.join(artifacts, `${name}-failure.png`), fullPage: true }).catch(() => {});
+    throw err;
+  } finally {
+    await context.close();
+  }
+}

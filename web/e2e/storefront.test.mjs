@@ -3,7 +3,7 @@
 // e2e/artifacts/.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { productBySlug, screenshot, startShop, stock } from "./harness.mjs";
+import { productBySlug, screenshot, startShop, stock, withPage } from "./harness.mjs";
 
 // Shoppers are in India: delivery slots read in their local time.
 const INDIA = { locale: "en-IN", timezoneId: "Asia/Kolkata" };
@@ -27,12 +27,6 @@ after(async () => {
   await shop?.stop();
 });
 
-async function newPage(options) {
-  const context = await shop.browser.newContext(options);
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return page;
-}
 
 function email(tag) {
   return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
@@ -88,186 +82,180 @@ async function payByCard(page, number) {
   await page.getByRole("button", { name: "Place order" }).click();
 }
 
-test("a shopper searches, adds to the cart as a guest, registers, pays by card and sees the order", async () => {
-  const page = await newPage(DESKTOP);
-  await searchAndAdd(page, "order");
-  await registerFromCart(page, "order", { line1: "12 MG Road" });
-  // Slots for the address (Bengaluru central), soonest first, in the shopper's time.
-  const slots = page.getByRole("group", { name: "Delivery slot" }).getByRole("radio");
-  await slots.first().waitFor();
-  assert.ok((await slots.count()) >= 2, "fewer than two delivery slots offered");
-  assert.ok(await slots.first().isChecked(), "the soonest open slot is not preselected");
-  const chosen = slots.nth(1);
-  await chosen.check();
-  assert.match(await page.getByRole("group", { name: "Delivery slot" }).locator("label").nth(1).innerText(), /\d{1,2}:\d{2} [ap]m–\d{1,2}:\d{2} [ap]m/i);
-  await screenshot(page, "order-4-checkout");
-  await payByCard(page, "4242 4242 4242 4242");
+test("a shopper searches, adds to the cart as a guest, registers, pays by card and sees the order", () =>
+  withPage(shop.browser, DESKTOP, "order", async (page) => {
+    await searchAndAdd(page, "order");
+    await registerFromCart(page, "order", { line1: "12 MG Road" });
+    // Slots for the address (Bengaluru central), soonest first, in the shopper's time.
+    const slots = page.getByRole("group", { name: "Delivery slot" }).getByRole("radio");
+    await slots.first().waitFor();
+    assert.ok((await slots.count()) >= 2, "fewer than two delivery slots offered");
+    assert.ok(await slots.first().isChecked(), "the soonest open slot is not preselected");
+    const chosen = slots.nth(1);
+    await chosen.check();
+    assert.match(await page.getByRole("group", { name: "Delivery slot" }).locator("label").nth(1).innerText(), /\d{1,2}:\d{2} [ap]m–\d{1,2}:\d{2} [ap]m/i);
+    await screenshot(page, "order-4-checkout");
+    await payByCard(page, "4242 4242 4242 4242");
 
-  await page.getByRole("heading", { name: "Thank you! Your order is placed" }).waitFor({ timeout: 30_000 });
-  const progress = page.getByRole("list", { name: "Checkout progress" });
-  for (const step of ["Order created", "Items set aside for you", "Payment confirmed", "Order placed"]) {
-    assert.match(await progress.getByText(step).innerText(), new RegExp(step));
-  }
-  assert.match(await page.getByText(/to the card ending 4242/).innerText(), /4242/);
-  await screenshot(page, "order-5-placed");
+    await page.getByRole("heading", { name: "Thank you! Your order is placed" }).waitFor({ timeout: 30_000 });
+    const progress = page.getByRole("list", { name: "Checkout progress" });
+    for (const step of ["Order created", "Items set aside for you", "Payment confirmed", "Order placed"]) {
+      assert.match(await progress.getByText(step).innerText(), new RegExp(step));
+    }
+    assert.match(await page.getByText(/to the card ending 4242/).innerText(), /4242/);
+    await screenshot(page, "order-5-placed");
 
-  await page.getByRole("link", { name: "View your order" }).click();
-  await page.getByRole("heading", { name: /^Order [0-9A-F]{8}$/ }).waitFor();
-  assert.ok(await page.getByRole("list", { name: "Items in this order" }).getByText(mango.displayName).isVisible());
-  assert.ok(await page.getByText("Paid", { exact: true }).first().isVisible());
-  await screenshot(page, "order-6-order");
+    await page.getByRole("link", { name: "View your order" }).click();
+    await page.getByRole("heading", { name: /^Order [0-9A-F]{8}$/ }).waitFor();
+    assert.ok(await page.getByRole("list", { name: "Items in this order" }).getByText(mango.displayName).isVisible());
+    assert.ok(await page.getByText("Paid", { exact: true }).first().isVisible());
+    await screenshot(page, "order-6-order");
 
-  await page.getByRole("link", { name: "Orders" }).click();
-  const orders = page.getByRole("list", { name: "Orders" });
-  await orders.waitFor();
-  assert.equal(await orders.getByRole("listitem").count(), 1);
-  await screenshot(page, "order-7-history");
-  // The cart was cleared by the checkout.
-  await page.getByRole("link", { name: /^Cart, 0 items$/ }).waitFor();
-  await page.context().close();
-});
+    await page.getByRole("link", { name: "Orders" }).click();
+    const orders = page.getByRole("list", { name: "Orders" });
+    await orders.waitFor();
+    assert.equal(await orders.getByRole("listitem").count(), 1);
+    await screenshot(page, "order-7-history");
+    // The cart was cleared by the checkout.
+    await page.getByRole("link", { name: /^Cart, 0 items$/ }).waitFor();
+  }));
 
-test("a declined card says so in plain words on a phone, and nothing is ordered", async () => {
-  const page = await newPage(PHONE);
-  await searchAndAdd(page, "declined");
-  await registerFromCart(page, "declined", { line1: "7 Residency Road" });
-  await payByCard(page, "4000000000000002");
+test("a declined card says so in plain words on a phone, and nothing is ordered", () =>
+  withPage(shop.browser, PHONE, "declined", async (page) => {
+    await searchAndAdd(page, "declined");
+    await registerFromCart(page, "declined", { line1: "7 Residency Road" });
+    await payByCard(page, "4000000000000002");
 
-  const alert = page.getByRole("alert");
-  await alert.waitFor({ timeout: 30_000 });
-  assert.match(await alert.innerText(), /Your card was declined by your bank\. You have not been charged\. Try another card or pay cash on delivery\./);
-  assert.ok(await page.getByText("Order not placed").isVisible());
-  // Still on checkout, with the cart intact for another try.
-  await page.getByRole("button", { name: "Place order" }).waitFor();
-  await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
-  // Nothing spills sideways on a 390px-wide screen.
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(width <= 390, `page is ${width}px wide on a 390px screen`);
-  await screenshot(page, "declined-4-message");
+    const alert = page.getByRole("alert");
+    await alert.waitFor({ timeout: 30_000 });
+    assert.match(await alert.innerText(), /Your card was declined by your bank\. You have not been charged\. Try another card or pay cash on delivery\./);
+    assert.ok(await page.getByText("Order not placed").isVisible());
+    // Still on checkout, with the cart intact for another try.
+    await page.getByRole("button", { name: "Place order" }).waitFor();
+    await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
+    // Nothing spills sideways on a 390px-wide screen.
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `page is ${width}px wide on a 390px screen`);
+    await screenshot(page, "declined-4-message");
 
-  // Another try, cash on delivery this time, goes through.
-  await page.getByRole("radio", { name: "Cash on delivery" }).check();
-  await page.getByRole("button", { name: "Place order" }).click();
-  await page.getByRole("heading", { name: "Thank you! Your order is placed" }).waitFor({ timeout: 30_000 });
-  assert.match(await page.getByText(/in cash on delivery/).innerText(), /You'll pay ₹[\d,.]+ in cash on delivery/);
-  await screenshot(page, "declined-5-cash-on-delivery");
-  await page.context().close();
-});
+    // Another try, cash on delivery this time, goes through.
+    await page.getByRole("radio", { name: "Cash on delivery" }).check();
+    await page.getByRole("button", { name: "Place order" }).click();
+    await page.getByRole("heading", { name: "Thank you! Your order is placed" }).waitFor({ timeout: 30_000 });
+    assert.match(await page.getByText(/in cash on delivery/).innerText(), /You'll pay ₹[\d,.]+ in cash on delivery/);
+    await screenshot(page, "declined-5-cash-on-delivery");
+  }));
 
-test("typing offers completions, and filters narrow the catalog: a category, then organic only", async () => {
-  const page = await newPage(DESKTOP);
-  await page.goto(shop.origin);
-  await page.getByRole("combobox", { name: "Search products" }).pressSequentially("alph");
-  await page.locator("#suggestions option").first().waitFor({ state: "attached" });
-  const offered = await page.locator("#suggestions option").evaluateAll((os) => os.map((o) => o.value));
-  assert.ok(offered.some((t) => /alphonso/i.test(t)), `suggestions: ${offered}`);
-  await page.getByRole("combobox", { name: "Search products" }).fill("");
-  const count = page.getByText(/^\d+ products?/);
-  await count.waitFor();
-  const all = parseInt(await count.innerText(), 10);
-  const category = page.getByLabel("Category");
-  await category.locator("option", { hasText: /Mangoes/ }).waitFor({ state: "attached" });
-  await category.selectOption({ label: (await category.locator("option", { hasText: /Mangoes/ }).innerText()).trim() });
-  await page.waitForURL(/category=/);
-  await page.getByText(/^\d+ products?$/).waitFor();
-  const mangoes = parseInt(await page.getByText(/^\d+ products?$/).innerText(), 10);
-  assert.ok(mangoes > 0 && mangoes < all, `${mangoes} mangoes of ${all} products`);
-  const names = await page.getByRole("list", { name: "Products" }).getByRole("heading").allInnerTexts();
-  assert.ok(names.every((n) => /mango/i.test(n)), `not all mangoes: ${names}`);
+test("typing offers completions, and filters narrow the catalog: a category, then organic only", () =>
+  withPage(shop.browser, DESKTOP, "filters", async (page) => {
+    await page.goto(shop.origin);
+    await page.getByRole("combobox", { name: "Search products" }).pressSequentially("alph");
+    await page.locator("#suggestions option").first().waitFor({ state: "attached" });
+    const offered = await page.locator("#suggestions option").evaluateAll((os) => os.map((o) => o.value));
+    assert.ok(offered.some((t) => /alphonso/i.test(t)), `suggestions: ${offered}`);
+    await page.getByRole("combobox", { name: "Search products" }).fill("");
+    const count = page.getByText(/^\d+ products?/);
+    await count.waitFor();
+    const all = parseInt(await count.innerText(), 10);
+    const category = page.getByLabel("Category");
+    await category.locator("option", { hasText: /Mangoes/ }).waitFor({ state: "attached" });
+    await category.selectOption({ label: (await category.locator("option", { hasText: /Mangoes/ }).innerText()).trim() });
+    await page.waitForURL(/category=/);
+    await page.getByText(/^\d+ products?$/).waitFor();
+    const mangoes = parseInt(await page.getByText(/^\d+ products?$/).innerText(), 10);
+    assert.ok(mangoes > 0 && mangoes < all, `${mangoes} mangoes of ${all} products`);
+    const names = await page.getByRole("list", { name: "Products" }).getByRole("heading").allInnerTexts();
+    assert.ok(names.every((n) => /mango/i.test(n)), `not all mangoes: ${names}`);
 
-  await page.goto(shop.origin);
-  await page.getByLabel("Organic only").check();
-  await page.waitForURL(/organic=true/);
-  await page.getByText(/^\d+ products?$/).waitFor();
-  const cards = page.getByRole("list", { name: "Products" }).getByRole("listitem");
-  const n = await cards.count();
-  assert.ok(n > 0, "no organic products in the demo catalog");
-  for (let i = 0; i < n; i++) assert.ok(await cards.nth(i).getByText("Organic", { exact: true }).isVisible());
-  await screenshot(page, "filters-organic");
-  await page.context().close();
-});
+    await page.goto(shop.origin);
+    await page.getByLabel("Organic only").check();
+    await page.waitForURL(/organic=true/);
+    await page.getByText(/^\d+ products?$/).waitFor();
+    const cards = page.getByRole("list", { name: "Products" }).getByRole("listitem");
+    const n = await cards.count();
+    assert.ok(n > 0, "no organic products in the demo catalog");
+    for (let i = 0; i < n; i++) assert.ok(await cards.nth(i).getByText("Organic", { exact: true }).isVisible());
+    await screenshot(page, "filters-organic");
+  }));
 
-test("service errors read as sentences: field violations name the field, wrong passwords say so", async () => {
-  const page = await newPage(PHONE);
-  await page.goto(`${shop.origin}/register`);
-  await page.getByLabel("Name").fill("Ravi");
-  await page.getByLabel("Email").fill("not-an-email");
-  await page.getByLabel("Password").fill("short");
-  await page.getByRole("button", { name: "Create account" }).click();
-  const alert = page.getByRole("alert");
-  await alert.waitFor();
-  const text = await alert.innerText();
-  assert.match(text, /Email: /);
-  assert.doesNotMatch(text, /INVALID_ARGUMENT|invalid_argument|\[/);
-  // The field itself is marked and described.
-  assert.equal(await page.getByLabel("Email").getAttribute("aria-invalid"), "true");
-  await screenshot(page, "errors-1-register");
+test("service errors read as sentences: field violations name the field, wrong passwords say so", () =>
+  withPage(shop.browser, PHONE, "errors", async (page) => {
+    await page.goto(`${shop.origin}/register`);
+    await page.getByLabel("Name").fill("Ravi");
+    await page.getByLabel("Email").fill("not-an-email");
+    await page.getByLabel("Password").fill("short");
+    await page.getByRole("button", { name: "Create account" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    const text = await alert.innerText();
+    assert.match(text, /Email: /);
+    assert.doesNotMatch(text, /INVALID_ARGUMENT|invalid_argument|\[/);
+    // The field itself is marked and described.
+    assert.equal(await page.getByLabel("Email").getAttribute("aria-invalid"), "true");
+    await screenshot(page, "errors-1-register");
 
-  await page.goto(`${shop.origin}/login`);
-  await page.getByLabel("Email").fill("nobody@example.com");
-  await page.getByLabel("Password").fill("wrong password");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("alert").waitFor();
-  assert.match(await page.getByRole("alert").innerText(), /That email and password don't match/);
-  await screenshot(page, "errors-2-login");
-  await page.context().close();
-});
+    await page.goto(`${shop.origin}/login`);
+    await page.getByLabel("Email").fill("nobody@example.com");
+    await page.getByLabel("Password").fill("wrong password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /That email and password don't match/);
+    await screenshot(page, "errors-2-login");
+  }));
 
-test("the address book: a bad PIN code is named at its field, addresses are saved and one is the default", async () => {
-  const page = await newPage(PHONE);
-  await page.goto(`${shop.origin}/register?next=/account/addresses`);
-  await page.getByLabel("Name").fill("Kavya Iyer");
-  await page.getByLabel("Email").fill(email("addresses"));
-  await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("heading", { name: "Your addresses" }).waitFor();
-  await page.getByText("You have no saved addresses yet.").waitFor();
+test("the address book: a bad PIN code is named at its field, addresses are saved and one is the default", () =>
+  withPage(shop.browser, PHONE, "addresses", async (page) => {
+    await page.goto(`${shop.origin}/register?next=/account/addresses`);
+    await page.getByLabel("Name").fill("Kavya Iyer");
+    await page.getByLabel("Email").fill(email("addresses"));
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByRole("heading", { name: "Your addresses" }).waitFor();
+    await page.getByText("You have no saved addresses yet.").waitFor();
 
-  async function add(line1, pin) {
-    await page.getByRole("button", { name: "Add an address" }).click();
-    await page.getByLabel("House and street").fill(line1);
-    await page.getByLabel("City").fill("Chennai");
-    await page.getByLabel("PIN code").fill(pin);
-    await page.getByLabel("Phone").fill("+919812345678");
+    async function add(line1, pin) {
+      await page.getByRole("button", { name: "Add an address" }).click();
+      await page.getByLabel("House and street").fill(line1);
+      await page.getByLabel("City").fill("Chennai");
+      await page.getByLabel("PIN code").fill(pin);
+      await page.getByLabel("Phone").fill("+919812345678");
+      await page.getByRole("button", { name: "Save address" }).click();
+    }
+    await add("4 Beach Road", "12");
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /PIN code: must be/);
+    assert.equal(await page.getByLabel("PIN code").getAttribute("aria-invalid"), "true");
+    await screenshot(page, "addresses-1-bad-pin");
+    await page.getByLabel("PIN code").fill("600001");
     await page.getByRole("button", { name: "Save address" }).click();
-  }
-  await add("4 Beach Road", "12");
-  await page.getByRole("alert").waitFor();
-  assert.match(await page.getByRole("alert").innerText(), /PIN code: must be/);
-  assert.equal(await page.getByLabel("PIN code").getAttribute("aria-invalid"), "true");
-  await screenshot(page, "addresses-1-bad-pin");
-  await page.getByLabel("PIN code").fill("600001");
-  await page.getByRole("button", { name: "Save address" }).click();
-  const list = page.locator("ul.addresses");
-  await list.getByText(/4 Beach Road/).waitFor();
-  // The first address is the default.
-  assert.ok(await list.getByRole("listitem").filter({ hasText: "4 Beach Road" }).getByText("Default", { exact: true }).isVisible());
+    const list = page.locator("ul.addresses");
+    await list.getByText(/4 Beach Road/).waitFor();
+    // The first address is the default.
+    assert.ok(await list.getByRole("listitem").filter({ hasText: "4 Beach Road" }).getByText("Default", { exact: true }).isVisible());
 
-  await add("9 Temple Street", "600004");
-  const second = list.getByRole("listitem").filter({ hasText: "9 Temple Street" });
-  await second.waitFor();
-  await second.getByRole("button", { name: "Make default" }).click();
-  await second.getByText("Default", { exact: true }).waitFor();
-  assert.ok(await list.getByRole("listitem").filter({ hasText: "4 Beach Road" }).getByRole("button", { name: "Make default" }).isVisible());
-  await screenshot(page, "addresses-2-default");
-  await page.context().close();
-});
+    await add("9 Temple Street", "600004");
+    const second = list.getByRole("listitem").filter({ hasText: "9 Temple Street" });
+    await second.waitFor();
+    await second.getByRole("button", { name: "Make default" }).click();
+    await second.getByText("Default", { exact: true }).waitFor();
+    assert.ok(await list.getByRole("listitem").filter({ hasText: "4 Beach Road" }).getByRole("button", { name: "Make default" }).isVisible());
+    await screenshot(page, "addresses-2-default");
+  }));
 
-test("weight-priced produce: 1.5 kg is chosen on the product page, priced for that weight, and stepped by 250 g in the cart", async () => {
-  const page = await newPage(PHONE);
-  await page.goto(`${shop.origin}/products/ooty-carrot`);
-  await page.getByRole("heading", { level: 1, name: carrot.displayName }).waitFor();
-  assert.match(await page.locator(".price.big").innerText(), /^₹90\.00 \/ kg/);
-  await page.getByLabel("Quantity").selectOption({ label: "1.5 kg" });
-  await page.getByRole("button", { name: "Add to cart" }).click();
-  await page.getByRole("status").filter({ hasText: "Added 1.5 kg of" }).waitFor();
-  await page.getByRole("link", { name: /^Cart,/ }).click();
-  const line = page.getByRole("list", { name: "Items in your cart" }).getByRole("listitem");
-  await line.getByText("1.5 kg").waitFor();
-  assert.match(await line.locator(".line-total").innerText(), /^₹135\.00$/);
-  await line.getByRole("button", { name: `More ${carrot.displayName}` }).click();
-  await line.getByText("1.75 kg").waitFor();
-  assert.match(await line.locator(".line-total").innerText(), /^₹157\.50$/);
-  await screenshot(page, "weight-1-cart");
-  await page.context().close();
-});
+test("weight-priced produce: 1.5 kg is chosen on the product page, priced for that weight, and stepped by 250 g in the cart", () =>
+  withPage(shop.browser, PHONE, "weight", async (page) => {
+    await page.goto(`${shop.origin}/products/ooty-carrot`);
+    await page.getByRole("heading", { level: 1, name: carrot.displayName }).waitFor();
+    assert.match(await page.locator(".price.big").innerText(), /^₹90\.00 \/ kg/);
+    await page.getByLabel("Quantity").selectOption({ label: "1.5 kg" });
+    await page.getByRole("button", { name: "Add to cart" }).click();
+    await page.getByRole("status").filter({ hasText: "Added 1.5 kg of" }).waitFor();
+    await page.getByRole("link", { name: /^Cart,/ }).click();
+    const line = page.getByRole("list", { name: "Items in your cart" }).getByRole("listitem");
+    await line.getByText("1.5 kg").waitFor();
+    assert.match(await line.locator(".line-total").innerText(), /^₹135\.00$/);
+    await line.getByRole("button", { name: `More ${carrot.displayName}` }).click();
+    await line.getByText("1.75 kg").waitFor();
+    assert.match(await line.locator(".line-total").innerText(), /^₹157\.50$/);
+    await screenshot(page, "weight-1-cart");
+  }));

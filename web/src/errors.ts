@@ -51,6 +51,8 @@ const FIELD_LABELS: Record<string, string> = {
   recipient_name: "Recipient name",
   recipient_phone: "Phone",
   delivery_instructions: "Instructions for the rider",
+  address_id: "Delivery address",
+  delivery_slot_id: "Delivery slot",
 };
 
 export function fieldLabel(field: string): string {

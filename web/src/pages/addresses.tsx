@@ -41,6 +41,10 @@ export function AddressForm({ onSaved, submitLabel = "Save address" }: { onSaved
   const [fields, setFields] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const set = (k: keyof typeof v) => (x: string) => setV({ ...v, [k]: x });
+  // The account's name arrives after a reload: use it for the recipient unless one was typed.
+  useEffect(() => {
+    if (user?.name) setV((old) => (old.recipient ? old : { ...old, recipient: user.name }));
+  }, [user]);
   async function submit(e: Event) {
     e.preventDefault();
     setBusy(true);

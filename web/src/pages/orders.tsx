@@ -199,6 +199,15 @@ export function OrderPage({ orderId }: { orderId: string }) {
   }, [orderId]);
   const shipmentId = useShipmentId(order);
   const tracking = useTracking(shipmentId);
+  // The order's own status follows the delivery (through events): read it again at the end.
+  const delivered = tracking.kind === "live" && TERMINAL.has(tracking.shipment.status);
+  useEffect(() => {
+    if (!delivered) return;
+    const timer = setTimeout(() => {
+      mandi.order.getOrder({ orderId }).then((r) => r.order && setOrder(r.order), () => {});
+    }, 1000);
+    return () => clearTimeout(timer);
+  }, [delivered]);
   if (order === undefined) return <Loading what="your order" />;
   if (order === null)
     return (
@@ -255,7 +264,7 @@ export function OrderPage({ orderId }: { orderId: string }) {
               {tracking.shipment.riderDisplayName ? ` · Rider: ${tracking.shipment.riderDisplayName}` : ""}
               {tracking.shipment.estimatedDeliveryTime ? ` · Expected ${date(tracking.shipment.estimatedDeliveryTime)}` : ""}
             </p>
-            {tracking.shipment.deliveryCode && (
+            {tracking.shipment.deliveryCode && !TERMINAL.has(tracking.shipment.status) && (
               <p>
                 Delivery code for the rider: <strong>{tracking.shipment.deliveryCode}</strong>
               </p>
