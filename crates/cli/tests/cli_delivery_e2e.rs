@@ -333,3 +333,146 @@ fn rider_commands_say_what_is_missing() {
         stderr(&missing)
     );
 }
+
+#[test]
+fn a_turned_down_shipment_goes_to_another_rider_who_collects_the_cash() {
+    let shop = Shop::start();
+    let admin = shop.person("admin");
+    admin.sign_up(ADMIN_EMAIL);
+    let warehouse = admin.add_warehouse("BLR-N");
+    admin.receive("alphonso-mango", "10", &warehouse);
+    let ravi = shop.person("ravi");
+    rider_on_shift(&admin, &ravi);
+    let asha = shopper(&shop);
+    asha.mandi(&["checkout", "--cod"]).assert().success();
+    let tracking_code = eventually("the shipment offered to Ravi", || {
+        let mine = ravi.json(&["rider", "shipments"]);
+        mine["shipments"][0]["tracking_code"]
+            .as_str()
+            .map(str::to_owned)
+    });
+
+    // Ravi turns it down: nobody else is on shift, so it waits for an admin.
+    ravi.mandi(&[
+        "rider",
+        "reject",
+        &tracking_code,
+        "--reason",
+        "tyre puncture",
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains("offered to another rider"));
+    let pending = admin.json(&["delivery", "list", "--status", "pending"]);
+    assert_eq!(
+        pending["shipments"][0]["tracking_code"],
+        tracking_code.as_str()
+    );
+
+    // Sita starts a shift; the admin assigns the nearest rider who can take it.
+    let sita = shop.person("sita");
+    sita.sign_up("sita@example.com");
+    let user_id = sita.json(&["whoami"])["id"].as_str().unwrap().to_owned();
+    let rider = admin.json(&[
+        "rider",
+        "add",
+        "--user",
+        &user_id,
+        "--name",
+        "Sita",
+        "--phone",
+        "+919800000002",
+        "--zone",
+        "blr-central",
+        "--vehicle",
+        "bicycle",
+    ]);
+    let sita_id = rider["id"].as_str().unwrap().to_owned();
+    sita.login("sita@example.com");
+    sita.mandi(&["rider", "status", "available", "--rider", &sita_id])
+        .assert()
+        .success();
+    admin
+        .mandi(&["delivery", "assign", &tracking_code])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("to Sita"));
+
+    // Sita's list says how much cash to collect.
+    let work = sita.mandi(&["rider", "shipments"]).assert().success();
+    let text = stdout(&work);
+    assert!(text.contains("collect ₹"), "{text}");
+    let due = sita.json(&["rider", "shipments"])["shipments"][0]["cash_to_collect"]["amount_minor"]
+        .as_i64()
+        .unwrap();
+    assert!(due > 0);
+
+    // The shopper follows it; Ctrl-C (SIGINT) ends the tracker cleanly.
+    let mut track = asha.spawn(&["delivery", "track", &tracking_code]);
+    let lines = lines_of(&mut track);
+    let mut seen = Vec::new();
+    let code_line = read_until(&lines, &mut seen, |l| l.starts_with("delivery code "));
+    let code: String = code_line
+        .trim_start_matches("delivery code ")
+        .chars()
+        .take(6)
+        .collect();
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &track.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = track.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "track after Ctrl-C: {}",
+        output.status
+    );
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("stopped following"), "{said}");
+
+    for step in ["accept", "pickup", "out"] {
+        sita.mandi(&["rider", step, &tracking_code])
+            .assert()
+            .success();
+    }
+    // Forgetting the cash is caught before anything is sent; a wrong amount is refused.
+    let forgot = sita
+        .mandi(&["rider", "deliver", &tracking_code, "--code", &code])
+        .assert()
+        .code(5);
+    assert!(
+        stderr(&forgot).contains("pass --cash with the amount"),
+        "{}",
+        stderr(&forgot)
+    );
+    let short = sita
+        .mandi(&[
+            "rider",
+            "deliver",
+            &tracking_code,
+            "--code",
+            &code,
+            "--cash",
+            "1",
+        ])
+        .assert()
+        .code(5);
+    assert!(
+        stderr(&short).contains("not what the customer owes"),
+        "{}",
+        stderr(&short)
+    );
+    let cash = format!("{}.{:02}", due / 100, due % 100);
+    let delivered = sita.json(&[
+        "rider",
+        "deliver",
+        &tracking_code,
+        "--code",
+        &code,
+        "--cash",
+        &cash,
+    ]);
+    assert_eq!(delivered["status"], "SHIPMENT_STATUS_DELIVERED");
+    assert_eq!(delivered["rider_display_name"], "Sita");
+}

@@ -298,9 +298,22 @@ async fn destination(ctx: &Context, args: &DestinationArgs) -> Result<(Address, 
 
 async fn track(ctx: &Context, text: &str) -> Result<()> {
     let shipment = resolve(ctx, text).await?;
+    let code = shipment.tracking_code.clone();
+    // Ctrl-C ends the command cleanly wherever it is: reading, printing or reconnecting.
+    tokio::select! {
+        followed = follow(ctx, shipment) => followed,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopped following {code}; `mandi delivery track {code}` picks it up again");
+            Ok(())
+        }
+    }
+}
+
+/// Prints the shipment's updates until it reaches a terminal status, reopening the stream
+/// when it drops (UNAVAILABLE, or the server closing it early).
+async fn follow(ctx: &Context, mut last: Shipment) -> Result<()> {
     let mut view = TrackView::default();
     let mut attempts = 0;
-    let mut last = shipment;
     loop {
         let opened = ctx
             .mandi
@@ -319,17 +332,7 @@ async fn track(ctx: &Context, text: &str) -> Result<()> {
             Err(status) => return Err(shipments::error(ctx, "follow the delivery")(status)),
         };
         loop {
-            let next = tokio::select! {
-                next = stream.message() => next,
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!(
-                        "stopped following {}; `mandi delivery track {}` picks it up again",
-                        last.tracking_code, last.tracking_code
-                    );
-                    return Ok(());
-                }
-            };
-            match next {
+            match stream.message().await {
                 Ok(Some(message)) => {
                     attempts = 0;
                     if ctx.json() {
