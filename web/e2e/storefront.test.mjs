@@ -118,6 +118,12 @@ test("a shopper searches, adds to the cart as a guest, registers, pays by card a
     await screenshot(page, "order-7-history");
     // The cart was cleared by the checkout.
     await page.getByRole("link", { name: /^Cart, 0 items$/ }).waitFor();
+    // The session survives a reload (kept in local storage), and signing out ends it.
+    await page.reload();
+    await page.getByRole("list", { name: "Orders" }).waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("link", { name: "Sign in" }).waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem("mandi.session")), null);
   }));
 
 test("a declined card says so in plain words on a phone, and nothing is ordered", () =>
