@@ -7,13 +7,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::catalog::v1::GetProductRequest;
-use mandi_sdk::proto::mandi::identity::v1::{GetUserRequest, IssueServiceTokenRequest};
+use mandi_sdk::proto::mandi::identity::v1::GetUserRequest;
 use mandi_sdk::proto::mandi::notification::v1::Channel as ProtoChannel;
 use mandi_sdk::proto::mandi::profile::v1::{GetPreferencesRequest, GetProfileRequest};
+use mandi_sdk::{Mandi, ServiceLogin};
 use secrecy::{ExposeSecret, SecretString};
 use tonic::Code;
 use uuid::Uuid;
@@ -122,12 +122,8 @@ impl Directory for StaticDirectory {
 
 /// Identity, profile and catalog through the SDK.
 pub struct SdkDirectory {
-    /// Sends the service token: identity's GetUser, profile.
-    service: Mandi,
-    /// Sends no token: IssueServiceToken.
-    anonymous: Mandi,
-    secret: SecretString,
-    refresh_at: tokio::sync::Mutex<Option<Instant>>,
+    /// Signed in as notification.
+    login: ServiceLogin,
     timeout: Duration,
 }
 
@@ -153,45 +149,27 @@ impl SdkDirectory {
             }
             builder.connect_lazy()
         };
-        Ok(Self {
-            service: build()?,
-            anonymous: build()?,
-            secret,
-            refresh_at: tokio::sync::Mutex::new(None),
-            timeout,
-        })
+        let login = ServiceLogin::new(
+            build()?,
+            build()?,
+            SERVICE_NAME,
+            secret.expose_secret().to_owned(),
+        );
+        Ok(Self { login, timeout })
     }
 
-    /// The client with a fresh service token (renewed when a fifth of its life is left).
+    /// The client with a fresh service token.
     async fn signed_in(&self) -> Result<&Mandi, DirectoryUnavailable> {
-        let mut refresh_at = self.refresh_at.lock().await;
-        if refresh_at.is_none_or(|at| Instant::now() >= at) {
-            let issued = ask(
-                "identity",
-                self.timeout,
-                self.anonymous
-                    .identity()
-                    .issue_service_token(IssueServiceTokenRequest {
-                        service_name: SERVICE_NAME.into(),
-                        client_secret: self.secret.expose_secret().to_owned(),
-                    }),
-            )
-            .await?
-            .ok_or_else(|| DirectoryUnavailable {
+        tokio::time::timeout(self.timeout, self.login.client())
+            .await
+            .map_err(|_| DirectoryUnavailable {
                 service: "identity",
-                reason: "no service token".into(),
-            })?;
-            self.service
-                .set_token(Some(issued.access_token))
-                .map_err(|e| DirectoryUnavailable {
-                    service: "identity",
-                    reason: format!("unusable service token: {e}"),
-                })?;
-            let lifetime = Duration::from_secs(u64::try_from(issued.expires_in).unwrap_or(0));
-            let early = (lifetime / 5).max(Duration::from_secs(10));
-            *refresh_at = Some(Instant::now() + lifetime.saturating_sub(early));
-        }
-        Ok(&self.service)
+                reason: format!("no service token within {:?}", self.timeout),
+            })?
+            .map_err(|status| DirectoryUnavailable {
+                service: "identity",
+                reason: format!("{:?}: {}", status.code(), status.message()),
+            })
     }
 }
 
