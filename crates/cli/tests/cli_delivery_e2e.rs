@@ -476,3 +476,132 @@ fn a_turned_down_shipment_goes_to_another_rider_who_collects_the_cash() {
     assert_eq!(delivered["status"], "SHIPMENT_STATUS_DELIVERED");
     assert_eq!(delivered["rider_display_name"], "Sita");
 }
+
+/// A TCP relay in front of the server whose open connections can be cut, as when a
+/// network drops: new connections still get through.
+struct Relay {
+    port: u16,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn start(upstream: String) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conns = open.clone();
+        let target = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                let mut guard = conns.lock().unwrap();
+                guard.push(client.try_clone().unwrap());
+                guard.push(server.try_clone().unwrap());
+                drop(guard);
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self { port, open }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Drops every connection open now.
+    fn cut(&self) {
+        for conn in self.open.lock().unwrap().drain(..) {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn delivery_track_reconnects_when_the_connection_drops_and_prints_nothing_twice() {
+    let shop = Shop::start();
+    let admin = shop.person("admin");
+    admin.sign_up(ADMIN_EMAIL);
+    let warehouse = admin.add_warehouse("BLR-N");
+    admin.receive("alphonso-mango", "10", &warehouse);
+    let ravi = shop.person("ravi");
+    rider_on_shift(&admin, &ravi);
+    let asha = shopper(&shop);
+    asha.mandi(&["checkout", "--card", "4242424242424242", "--exp", "12/39"])
+        .assert()
+        .success();
+    let tracking_code = eventually("the shipment offered to Ravi", || {
+        ravi.json(&["rider", "shipments"])["shipments"][0]["tracking_code"]
+            .as_str()
+            .map(str::to_owned)
+    });
+
+    let relay = Relay::start(shop.server.url());
+    let mut track = asha.spawn(&[
+        "--endpoint",
+        &relay.url(),
+        "delivery",
+        "track",
+        &tracking_code,
+    ]);
+    let lines = lines_of(&mut track);
+    let mut seen = Vec::new();
+    let code_line = read_until(&lines, &mut seen, |l| l.starts_with("delivery code "));
+    let code: String = code_line
+        .trim_start_matches("delivery code ")
+        .chars()
+        .take(6)
+        .collect();
+    read_until(&lines, &mut seen, |l| l.contains("  assigned"));
+
+    relay.cut();
+    ravi.mandi(&["rider", "accept", &tracking_code])
+        .assert()
+        .success();
+    ravi.mandi(&["rider", "pickup", &tracking_code])
+        .assert()
+        .success();
+    read_until(&lines, &mut seen, |l| l.contains("  picked up"));
+    relay.cut();
+    ravi.mandi(&["rider", "out", &tracking_code])
+        .assert()
+        .success();
+    ravi.mandi(&["rider", "deliver", &tracking_code, "--code", &code])
+        .assert()
+        .success();
+    read_until(&lines, &mut seen, |l| l.contains("  delivered"));
+    let output = track.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "track exited with {}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for once in [
+        "  assigned",
+        "  picked up",
+        "  out for delivery",
+        "  delivered",
+        "delivery code",
+    ] {
+        let count = seen.iter().filter(|l| l.contains(once)).count();
+        assert_eq!(
+            count,
+            1,
+            "{once:?} printed {count} times:\n{}",
+            seen.join("\n")
+        );
+    }
+}

@@ -384,11 +384,15 @@ async fn follow(ctx: &Context, mut last: Shipment) -> Result<()> {
     }
 }
 
+/// Whether reopening the watch may help: the server is unavailable or slow, or the
+/// connection itself broke mid-stream (tonic reports that as UNKNOWN or INTERNAL with the
+/// transport error as its source, unlike a status the server sent).
 fn is_transient(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-    )
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => true,
+        tonic::Code::Unknown | tonic::Code::Internal => std::error::Error::source(status).is_some(),
+        _ => false,
+    }
 }
 
 /// Waits a little longer before each reconnect: 0.5 s, 1 s, 2 s, ...

@@ -179,3 +179,19 @@ fn the_code_is_not_offered_for_a_shipment_already_delivered() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_broken_connection_is_retried_but_a_server_refusal_is_not() {
+    assert!(is_transient(&tonic::Status::unavailable("draining")));
+    assert!(is_transient(&tonic::Status::deadline_exceeded("slow")));
+    // What tonic reports when the connection drops mid-stream: UNKNOWN, the I/O error kept.
+    let broken = tonic::Status::from_error(Box::new(std::io::Error::other("connection reset")));
+    assert_eq!(broken.code(), tonic::Code::Unknown);
+    assert!(is_transient(&broken));
+    // The same codes sent by a server carry no source.
+    assert!(!is_transient(&tonic::Status::unknown("boom")));
+    assert!(!is_transient(&tonic::Status::internal("boom")));
+    assert!(!is_transient(&tonic::Status::permission_denied(
+        "not yours"
+    )));
+}
