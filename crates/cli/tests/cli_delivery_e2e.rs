@@ -431,11 +431,32 @@ fn a_turned_down_shipment_goes_to_another_rider_who_collects_the_cash() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("stopped following"), "{said}");
 
-    for step in ["accept", "pickup", "out"] {
+    sita.mandi(&["rider", "accept", &tracking_code])
+        .assert()
+        .success();
+    // Out of order: not picked up yet.
+    let early = sita
+        .mandi(&["rider", "out", &tracking_code])
+        .assert()
+        .code(5);
+    assert!(
+        stderr(&early).contains("cannot move there from where it is now"),
+        "{}",
+        stderr(&early)
+    );
+    for step in ["pickup", "out"] {
         sita.mandi(&["rider", step, &tracking_code])
             .assert()
             .success();
     }
+    // Nobody home the first time; out again later.
+    sita.mandi(&["rider", "fail", &tracking_code, "--note", "nobody home"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("delivery failed"));
+    sita.mandi(&["rider", "out", &tracking_code])
+        .assert()
+        .success();
     // Forgetting the cash is caught before anything is sent; a wrong amount is refused.
     let forgot = sita
         .mandi(&["rider", "deliver", &tracking_code, "--code", &code])

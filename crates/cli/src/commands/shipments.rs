@@ -232,7 +232,12 @@ pub fn fields(shipment: &Shipment) -> Vec<(&'static str, String)> {
         fields.push(("cold chain", "yes: keep it chilled".to_owned()));
     }
     if let Some(cash) = cash_due(shipment) {
-        fields.push(("cash to collect", cash));
+        let label = if shipment.status() == ShipmentStatus::Delivered {
+            "cash collected"
+        } else {
+            "cash to collect"
+        };
+        fields.push((label, cash));
     }
     if !shipment.rider_display_name.is_empty() {
         let accepted = if shipment.rider_accepted {
