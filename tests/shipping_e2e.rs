@@ -9,8 +9,15 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use mandi_sdk::Mandi;
+use mandi_sdk::proto::mandi::cart::v1::AddItemRequest;
+use mandi_sdk::proto::mandi::catalog::v1::SearchProductsRequest;
+use mandi_sdk::proto::mandi::checkout::v1::{
+    CheckoutState, StartCheckoutRequest, start_checkout_request,
+};
 use mandi_sdk::proto::mandi::common::v1::{Address, DeliveryDestination, GeoPoint};
 use mandi_sdk::proto::mandi::identity::v1::{Role, SetUserRoleRequest};
+use mandi_sdk::proto::mandi::order::v1::{GetOrderRequest, OrderStatus};
+use mandi_sdk::proto::mandi::payment::v1::{CardDetails, PaymentMethod};
 use mandi_sdk::proto::mandi::shipping::v1::{
     AcceptShipmentRequest, CreateRiderRequest, CreateShipmentRequest, GetShipmentRequest,
     ListDeliverySlotsRequest, ListShipmentsRequest, ReserveSlotRequest, Rider, RiderStatus,
@@ -156,9 +163,7 @@ fn reason(status: &tonic::Status) -> String {
 }
 
 /// Reads a watch stream to its end.
-async fn drain(
-    mut stream: tonic::Streaming<WatchShipmentResponse>,
-) -> Vec<WatchShipmentResponse> {
+async fn drain(mut stream: tonic::Streaming<WatchShipmentResponse>) -> Vec<WatchShipmentResponse> {
     let mut seen = Vec::new();
     while let Some(message) = tokio::time::timeout(Duration::from_secs(20), stream.next())
         .await
@@ -175,7 +180,11 @@ async fn two_watchers_follow_a_rider_to_the_door_and_a_slow_one_loses_nothing() 
     let admin = mesh::client(&server);
     sign_up(&admin, ADMIN_EMAIL).await;
     let customer = mesh::client(&server);
-    let customer_id = sign_up(&customer, "asha@example.com").await.user.unwrap().id;
+    let customer_id = sign_up(&customer, "asha@example.com")
+        .await
+        .user
+        .unwrap()
+        .id;
     let (rider, rider_profile) = rider_on_shift(&server, &admin, "ravi@example.com").await;
     let checkout = mesh::checkout(&server).await;
 
@@ -209,7 +218,11 @@ async fn two_watchers_follow_a_rider_to_the_door_and_a_slow_one_loses_nothing() 
         .into_inner()
         .shipment
         .unwrap();
-    assert_eq!(shipment.status, ShipmentStatus::Assigned as i32, "offered at once");
+    assert_eq!(
+        shipment.status,
+        ShipmentStatus::Assigned as i32,
+        "offered at once"
+    );
     assert_eq!(shipment.rider_id, rider_profile.id);
     assert_eq!(shipment.rider_display_name, "Ravi Kumar");
     assert!(shipment.cold_chain);
@@ -288,8 +301,12 @@ async fn two_watchers_follow_a_rider_to_the_door_and_a_slow_one_loses_nothing() 
             .await
             .unwrap();
     }
-    set_status(&rider, &id, ShipmentStatus::PickedUp, "").await.unwrap();
-    set_status(&rider, &id, ShipmentStatus::OutForDelivery, "").await.unwrap();
+    set_status(&rider, &id, ShipmentStatus::PickedUp, "")
+        .await
+        .unwrap();
+    set_status(&rider, &id, ShipmentStatus::OutForDelivery, "")
+        .await
+        .unwrap();
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let refused = set_status(&rider, &id, ShipmentStatus::Delivered, wrong)
         .await
@@ -300,7 +317,10 @@ async fn two_watchers_follow_a_rider_to_the_door_and_a_slow_one_loses_nothing() 
         .await
         .unwrap();
     assert_eq!(delivered.status, ShipmentStatus::Delivered as i32);
-    assert_eq!(delivered.delivery_code_failures, 1, "the wrong code was counted");
+    assert_eq!(
+        delivered.delivery_code_failures, 1,
+        "the wrong code was counted"
+    );
 
     let seen = fast.await.unwrap();
     let statuses: Vec<i32> = seen
@@ -314,16 +334,25 @@ async fn two_watchers_follow_a_rider_to_the_door_and_a_slow_one_loses_nothing() 
     }
     let rider_at = |m: &WatchShipmentResponse| m.shipment.as_ref().unwrap().rider_location;
     assert!(
-        seen.iter().any(|m| rider_at(m) == Some(point(12.971, 77.594))),
+        seen.iter()
+            .any(|m| rider_at(m) == Some(point(12.971, 77.594))),
         "the rider's positions reach the watcher"
     );
-    assert!(seen[0].event.is_none(), "the first message is the shipment as it is");
+    assert!(
+        seen[0].event.is_none(),
+        "the first message is the shipment as it is"
+    );
     assert_eq!(
         seen.last().unwrap().event.as_ref().unwrap().status,
         ShipmentStatus::Delivered as i32
     );
     assert_eq!(
-        seen.last().unwrap().shipment.as_ref().unwrap().delivery_code,
+        seen.last()
+            .unwrap()
+            .shipment
+            .as_ref()
+            .unwrap()
+            .delivery_code,
         code,
         "the customer sees their code"
     );
@@ -333,4 +362,204 @@ async fn two_watchers_follow_a_rider_to_the_door_and_a_slow_one_loses_nothing() 
     let last = late.last().unwrap().shipment.as_ref().unwrap();
     assert_eq!(last.status, ShipmentStatus::Delivered as i32);
     assert_eq!(last.tracking_events.len(), delivered.tracking_events.len());
+}
+
+/// Polls `probe` every 100ms for up to 20s until it returns `Some`.
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn order_status(customer: &Mandi, order_id: &str) -> OrderStatus {
+    let order = customer
+        .order()
+        .get_order(GetOrderRequest {
+            order_id: order_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    OrderStatus::try_from(order.status).unwrap()
+}
+
+async fn order_reaches(customer: &Mandi, order_id: &str, wanted: OrderStatus) {
+    eventually(&format!("order {wanted:?}"), || async {
+        (order_status(customer, order_id).await == wanted).then_some(())
+    })
+    .await;
+}
+
+/// A shopper checks out with a card into a slot they chose; the shipment appears from
+/// PaymentConfirmed, goes to the rider on shift, and as the rider moves it the order goes
+/// PACKED, SHIPPED and DELIVERED.
+async fn a_checkout_is_delivered_and_the_order_follows(extra: Vec<(&'static str, String)>) {
+    let server = mesh::start("all", extra);
+    let admin = mesh::client(&server);
+    sign_up(&admin, ADMIN_EMAIL).await;
+    let (rider, rider_profile) = rider_on_shift(&server, &admin, "rider@example.com").await;
+    let product = admin
+        .catalog()
+        .search_products(SearchProductsRequest {
+            query: "watermelon".into(),
+            page_size: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .products
+        .into_iter()
+        .find(|p| p.slug == "watermelon")
+        .expect("the demo catalog has watermelon");
+    let quantity = product.min_quantity.max(1);
+    mesh::stock(&admin, &product.id, 10 * quantity).await;
+
+    let customer = mesh::client(&server);
+    sign_up(&customer, "shopper@example.com").await;
+    customer
+        .cart()
+        .add_item(AddItemRequest {
+            cart_id: String::new(),
+            product_id: product.id.clone(),
+            quantity,
+            request_id: Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap();
+    let slot = first_cold_slot(&customer).await;
+    let checkout = customer
+        .checkout()
+        .start_checkout(StartCheckoutRequest {
+            destination: Some(start_checkout_request::Destination::InlineDestination(
+                destination(),
+            )),
+            delivery_slot_id: slot.clone(),
+            payment_method: PaymentMethod::Card.into(),
+            card: Some(CardDetails {
+                token: "4242424242424242".into(),
+                exp_month: 12,
+                exp_year: 2035,
+            }),
+            request_id: Uuid::now_v7().to_string(),
+            wait: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkout
+        .unwrap();
+    assert_eq!(
+        checkout.state,
+        CheckoutState::Completed as i32,
+        "{checkout:?}"
+    );
+    let order_id = checkout.order_id.clone();
+
+    let shipment = eventually("the shipment made from PaymentConfirmed", || async {
+        customer
+            .shipping()
+            .list_shipments(ListShipmentsRequest {
+                order_id: order_id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .shipments
+            .into_iter()
+            .find(|s| s.status == ShipmentStatus::Assigned as i32)
+    })
+    .await;
+    assert_eq!(
+        shipment.slot.as_ref().unwrap().id,
+        slot,
+        "the slot the shopper chose"
+    );
+    assert_eq!(shipment.rider_id, rider_profile.id);
+    assert_eq!(
+        shipment.delivery_code.len(),
+        6,
+        "the customer sees the code"
+    );
+    order_reaches(&customer, &order_id, OrderStatus::Packed).await;
+
+    rider
+        .shipping()
+        .accept_shipment(AcceptShipmentRequest {
+            shipment_id: shipment.id.clone(),
+        })
+        .await
+        .unwrap();
+    set_status(&rider, &shipment.id, ShipmentStatus::PickedUp, "")
+        .await
+        .unwrap();
+    order_reaches(&customer, &order_id, OrderStatus::Shipped).await;
+    set_status(&rider, &shipment.id, ShipmentStatus::OutForDelivery, "")
+        .await
+        .unwrap();
+    set_status(
+        &rider,
+        &shipment.id,
+        ShipmentStatus::Delivered,
+        &shipment.delivery_code,
+    )
+    .await
+    .unwrap();
+    order_reaches(&customer, &order_id, OrderStatus::Delivered).await;
+
+    let history: Vec<i32> = customer
+        .order()
+        .get_order(GetOrderRequest {
+            order_id: order_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap()
+        .status_history
+        .iter()
+        .map(|c| c.to_status)
+        .collect();
+    let tail: Vec<i32> = [
+        OrderStatus::Paid,
+        OrderStatus::Packed,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+    ]
+    .into_iter()
+    .map(|s| s as i32)
+    .collect();
+    assert!(history.ends_with(&tail), "{history:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkout_is_delivered_through_the_process_bus() {
+    a_checkout_is_delivered_and_the_order_follows(vec![]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkout_is_delivered_through_kafka() {
+    let brokers =
+        std::env::var("MANDI_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    a_checkout_is_delivered_and_the_order_follows(vec![
+        ("MANDI_KAFKA__BROKERS", brokers),
+        (
+            "MANDI_KAFKA__GROUP_PREFIX",
+            format!("shipping-e2e-{}-", Uuid::now_v7().simple()),
+        ),
+    ])
+    .await;
 }
