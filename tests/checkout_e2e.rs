@@ -1,6 +1,6 @@
 //! The checkout saga end to end on real backends: checkout, order, inventory and payment on
-//! PostgreSQL in their own servers, identity, catalog (the demo data), cart and profile in
-//! an embedded server beside them (as in `cart_e2e.rs`). Every case ends by checking the
+//! PostgreSQL in their own servers, identity, catalog (the demo data), cart, profile and
+//! shipping (the demo zones) in an embedded server beside them (as in `cart_e2e.rs`). Every case ends by checking the
 //! books: stock conserved (received = available + reserved + sold), no order left between
 //! states, payments captured at most once and only for PAID orders, the ledger balanced.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,7 +18,9 @@ use mandi_sdk::proto::mandi::checkout::v1::{
     StartCheckoutRequest, WatchCheckoutRequest, start_checkout_request,
 };
 use mandi_sdk::proto::mandi::common::v1::{Address as PostalAddress, DeliveryDestination};
-use mandi_sdk::proto::mandi::inventory::v1::GetAvailabilityRequest;
+use mandi_sdk::proto::mandi::inventory::v1::{
+    CreateWarehouseRequest, GetAvailabilityRequest, ReceiveStockRequest, Warehouse,
+};
 use mandi_sdk::proto::mandi::notification::v1::{Delivery, ListDeliveriesRequest};
 use mandi_sdk::proto::mandi::order::v1::{ListOrdersRequest, Order, OrderStatus};
 use mandi_sdk::proto::mandi::payment::v1::{
@@ -26,8 +28,13 @@ use mandi_sdk::proto::mandi::payment::v1::{
     PaymentMethod, PaymentStatus,
 };
 use mandi_sdk::proto::mandi::profile::v1::{Address as SavedAddress, CreateAddressRequest};
+use mandi_sdk::proto::mandi::shipping::v1::{
+    DeliverySlot, GetShippingQuoteRequest, ListDeliverySlotsRequest, ListShipmentsRequest,
+    ReserveSlotRequest,
+};
 use mandi_testkit::ServerProcess;
 use mandi_testkit::accounts::sign_up;
+use mandi_testkit::mesh::zones_file;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 use uuid::Uuid;
@@ -66,7 +73,7 @@ fn start(target: &str, extra: Vec<(&'static str, String)>) -> ServerProcess {
 
 /// The three servers and what the test stocked.
 struct Mesh {
-    /// identity, catalog, cart, profile (embedded, in memory).
+    /// identity, catalog, cart, profile, shipping (embedded, in memory).
     mesh: ServerProcess,
     /// order, inventory, payment on PostgreSQL.
     shop: ServerProcess,
@@ -88,7 +95,17 @@ impl Mesh {
         shop_env: Vec<(&'static str, String)>,
         checkout_env: Vec<(&'static str, String)>,
     ) -> Self {
-        let mesh = start("all", vec![]);
+        Self::start_with(lines, vec![], shop_env, checkout_env).await
+    }
+
+    /// [`Mesh::start`] with `mesh_env` for the embedded server (shipping's zones).
+    async fn start_with(
+        lines: i64,
+        mesh_env: Vec<(&'static str, String)>,
+        shop_env: Vec<(&'static str, String)>,
+        checkout_env: Vec<(&'static str, String)>,
+    ) -> Self {
+        let mesh = start("all", mesh_env);
         let (order_db, inventory_db, payment_db, checkout_db) = (
             mandi_testkit::fresh_database().await,
             mandi_testkit::fresh_database().await,
@@ -138,6 +155,8 @@ impl Mesh {
             ("MANDI_AUTH__IDENTITY_ENDPOINT", self.mesh.url()),
             ("MANDI_CHECKOUT__CART_ENDPOINT", self.mesh.url()),
             ("MANDI_CHECKOUT__PROFILE_ENDPOINT", self.mesh.url()),
+            ("MANDI_CHECKOUT__CATALOG_ENDPOINT", self.mesh.url()),
+            ("MANDI_CHECKOUT__SHIPPING_ENDPOINT", self.mesh.url()),
             ("MANDI_CHECKOUT__ORDER_ENDPOINT", self.shop.url()),
             ("MANDI_CHECKOUT__INVENTORY_ENDPOINT", self.shop.url()),
             ("MANDI_CHECKOUT__PAYMENT_ENDPOINT", self.shop.url()),
@@ -372,25 +391,20 @@ async fn demo_product(mandi: &Mandi) -> Product {
         .expect("the demo catalog has watermelon")
 }
 
-/// A checkout of the shopper's cart to an inline address, paid with `card` (cash on
-/// delivery when `None`), waiting for the outcome.
+/// A checkout of the shopper's cart to an inline address in Bengaluru, in the earliest
+/// open delivery slot, paid with `card` (cash on delivery when `None`), waiting for the
+/// outcome.
 fn request(card: Option<&str>) -> StartCheckoutRequest {
     StartCheckoutRequest {
         destination: Some(start_checkout_request::Destination::InlineDestination(
             DeliveryDestination {
-                address: Some(PostalAddress {
-                    line1: "12 MG Road".into(),
-                    city: "Bengaluru".into(),
-                    postal_code: "560001".into(),
-                    country_code: "IN".into(),
-                    ..Default::default()
-                }),
+                address: Some(bengaluru()),
                 recipient_name: "Asha Rao".into(),
                 recipient_phone: "+919812345678".into(),
                 delivery_instructions: String::new(),
             },
         )),
-        delivery_slot_id: "slot-tomorrow-morning".into(),
+        delivery_slot_id: String::new(),
         payment_method: if card.is_some() {
             PaymentMethod::Card
         } else {
@@ -405,6 +419,51 @@ fn request(card: Option<&str>) -> StartCheckoutRequest {
         wait: true,
         ..Default::default()
     }
+}
+
+/// The address `request` delivers to: central Bengaluru, in the demo zones.
+fn bengaluru() -> PostalAddress {
+    PostalAddress {
+        line1: "12 MG Road".into(),
+        city: "Bengaluru".into(),
+        postal_code: "560001".into(),
+        country_code: "IN".into(),
+        ..Default::default()
+    }
+}
+
+/// Every delivery slot shipping lists for `bengaluru()` (cold-chain ones only when
+/// `cold_chain`), soonest first, full and closed ones included.
+async fn slots(mandi: &Mandi, cold_chain: bool) -> Vec<DeliverySlot> {
+    mandi
+        .shipping()
+        .list_delivery_slots(ListDeliverySlotsRequest {
+            destination: Some(bengaluru()),
+            cold_chain_required: cold_chain,
+            page_size: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .slots
+}
+
+/// The slots of `slots` still open for booking.
+async fn open_slots(mandi: &Mandi, cold_chain: bool) -> Vec<DeliverySlot> {
+    let mut open = slots(mandi, cold_chain).await;
+    open.retain(|s| s.available);
+    open
+}
+
+/// Places held or confirmed in slot `id`.
+async fn booked(mandi: &Mandi, id: &str) -> i32 {
+    slots(mandi, false)
+        .await
+        .into_iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("slot {id} is listed"))
+        .booked
 }
 
 /// Polls until checkout `id` ends.
@@ -494,6 +553,7 @@ async fn a_card_checkout_creates_a_paid_order_captures_once_and_clears_the_cart(
             CheckoutState::Pending,
             CheckoutState::OrderCreated,
             CheckoutState::InventoryReserved,
+            CheckoutState::SlotReserved,
             CheckoutState::PaymentConfirmed,
             CheckoutState::Completed
         ]
@@ -643,6 +703,16 @@ async fn a_declined_card_releases_the_stock_cancels_the_order_and_says_declined(
     let failed = settle(&shopper, &start.request_id).await;
     assert_eq!(failed.payment_status, PaymentStatus::Declined as i32);
     assert_eq!(failed.order_status, OrderStatus::Cancelled as i32);
+    // The slot was held before paying and is given back, before the stock.
+    assert!(states(&failed).contains(&CheckoutState::SlotReserved));
+    assert_eq!(booked(&shopper, &failed.delivery_slot_id).await, 0);
+    let notes: Vec<&str> = failed.steps.iter().map(|s| s.note.as_str()).collect();
+    let slot_released = notes.iter().position(|n| *n == "delivery slot released");
+    let stock_released = notes.iter().position(|n| *n == "stock released");
+    assert!(
+        slot_released.is_some() && slot_released < stock_released,
+        "{notes:?}"
+    );
     assert_eq!(mesh.books().await, (0, 1));
 }
 
@@ -783,6 +853,7 @@ async fn watch_streams_each_state_and_ends_at_the_terminal_one() {
         CheckoutState::Pending,
         CheckoutState::OrderCreated,
         CheckoutState::InventoryReserved,
+        CheckoutState::SlotReserved,
         CheckoutState::PaymentConfirmed,
         CheckoutState::Completed,
     ];
@@ -926,6 +997,34 @@ async fn the_embedded_server_checks_out_out_of_the_box() {
         "{checkout:?}"
     );
     assert_eq!(checkout.payment_status, PaymentStatus::Captured as i32);
+
+    // Shipping turns the paid order into a shipment in the slot checkout held.
+    let mut shipments = Vec::new();
+    for _ in 0..100 {
+        shipments = shopper
+            .shipping()
+            .list_shipments(ListShipmentsRequest {
+                order_id: checkout.order_id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .shipments;
+        if !shipments.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shipments.len(), 1, "one shipment for the paid order");
+    let shipment = &shipments[0];
+    assert_eq!(
+        shipment.slot.as_ref().unwrap().id,
+        checkout.delivery_slot_id
+    );
+    // One watermelon of the catalog's 3 kg.
+    assert_eq!(shipment.weight_grams, 3_000);
+    assert!(!shipment.cold_chain);
 }
 
 /// Kills checkout right after `step` is recorded, starts a new one on the same database,
@@ -981,6 +1080,11 @@ async fn killed_after_creating_the_order_a_new_orchestrator_finishes_the_checkou
 #[tokio::test]
 async fn killed_after_reserving_a_new_orchestrator_finishes_the_checkout() {
     killed_after("reserve").await;
+}
+
+#[tokio::test]
+async fn killed_after_holding_the_slot_a_new_orchestrator_finishes_the_checkout() {
+    killed_after("reserve_slot").await;
 }
 
 #[tokio::test]
@@ -1040,8 +1144,14 @@ async fn killed_before_payment_without_a_retry_the_saga_is_compensated() {
 async fn two_hundred_concurrent_checkouts_never_oversell_and_settle_every_order() {
     const SHOPPERS: usize = 200;
     const LINES_IN_STOCK: i64 = 120;
-    let mesh = Mesh::start(
+    let mesh = Mesh::start_with(
         LINES_IN_STOCK,
+        // Every shopper gets the same earliest slot: it takes them all, so what is tested
+        // is the stock.
+        vec![(
+            "MANDI_SHIPPING__ZONES_FILE",
+            zones_file(SHOPPERS as u32).display().to_string(),
+        )],
         vec![],
         vec![
             ("MANDI_CHECKOUT__STEP_TIMEOUT", "10s".to_owned()),
@@ -1109,6 +1219,352 @@ async fn two_hundred_concurrent_checkouts_never_oversell_and_settle_every_order(
     let (paid, cancelled) = mesh.books().await;
     assert_eq!(paid, completed);
     assert_eq!(paid + cancelled, SHOPPERS);
+}
+
+#[tokio::test]
+async fn the_orders_delivery_fee_is_the_shipping_quote_and_its_slot_the_one_booked() {
+    let mesh = Mesh::start(5, vec![], vec![]).await;
+    let shopper = mesh.shopper().await;
+    let open = open_slots(&shopper, false).await;
+    // A slot with a surcharge when one is open, so the quote is more than the zone's fee.
+    let slot = open
+        .iter()
+        .find(|s| s.surcharge.as_ref().is_some_and(|m| m.amount_minor > 0))
+        .unwrap_or(&open[0])
+        .clone();
+    let subtotal = shopper
+        .cart()
+        .get_cart(GetCartRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .cart
+        .unwrap()
+        .totals
+        .unwrap()
+        .subtotal
+        .unwrap();
+    // Watermelons are sold by the piece, each of the catalog's unit weight.
+    let grams = mesh.quantity * mesh.product.unit_weight_grams;
+    let quote = shopper
+        .shipping()
+        .get_shipping_quote(GetShippingQuoteRequest {
+            destination: Some(bengaluru()),
+            weight_grams: grams,
+            cold_chain: false,
+            order_subtotal: Some(subtotal.clone()),
+            slot_id: slot.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let fee = quote.fee.unwrap().amount_minor;
+    // Bengaluru central: 3000, plus 500 per started kg over 5 kg, free from 60000, plus
+    // the slot's surcharge.
+    let started_kg = ((grams - 5_000).max(0) + 999) / 1_000;
+    let zone_fee = if subtotal.amount_minor >= 60_000 {
+        0
+    } else {
+        3_000 + 500 * started_kg
+    };
+    assert_eq!(
+        fee,
+        zone_fee + slot.surcharge.as_ref().unwrap().amount_minor
+    );
+
+    let mut start = request(Some(APPROVED));
+    start.delivery_slot_id = slot.id.clone();
+    let checkout = shopper
+        .checkout()
+        .start_checkout(start)
+        .await
+        .unwrap()
+        .into_inner()
+        .checkout
+        .unwrap();
+    assert_eq!(
+        checkout.state,
+        CheckoutState::Completed as i32,
+        "{checkout:?}"
+    );
+    assert_eq!(checkout.delivery_slot_id, slot.id);
+    let totals = checkout.totals.unwrap();
+    assert_eq!(totals.delivery_fee.unwrap().amount_minor, fee);
+    let order = mesh
+        .orders()
+        .await
+        .into_iter()
+        .find(|o| o.id == checkout.order_id)
+        .unwrap();
+    assert_eq!(
+        order
+            .totals
+            .as_ref()
+            .unwrap()
+            .delivery_fee
+            .as_ref()
+            .unwrap()
+            .amount_minor,
+        fee
+    );
+    let booked_slot = order.delivery_slot.unwrap();
+    assert_eq!(booked_slot.slot_id, slot.id);
+    assert_eq!(booked_slot.start_time, slot.start_time);
+    assert_eq!(booked_slot.end_time, slot.end_time);
+    assert_eq!(
+        booked(&shopper, &slot.id).await,
+        slot.booked + 1,
+        "the order holds a place in its slot"
+    );
+
+    // Choosing no slot books the earliest open one.
+    let other = mesh.shopper().await;
+    let earliest = open_slots(&other, false).await[0].clone();
+    let checkout = other
+        .checkout()
+        .start_checkout(request(Some(APPROVED)))
+        .await
+        .unwrap()
+        .into_inner()
+        .checkout
+        .unwrap();
+    assert_eq!(checkout.delivery_slot_id, earliest.id);
+    let order = mesh
+        .orders()
+        .await
+        .into_iter()
+        .find(|o| o.id == checkout.order_id)
+        .unwrap();
+    assert_eq!(order.delivery_slot.unwrap().slot_id, earliest.id);
+    assert_eq!(mesh.books().await, (2, 0));
+}
+
+#[tokio::test]
+async fn a_slot_filled_before_it_is_held_fails_the_checkout_with_slot_unavailable_and_compensates()
+{
+    // Every slot takes one order.
+    let mut mesh = Mesh::start_with(
+        3,
+        vec![(
+            "MANDI_SHIPPING__ZONES_FILE",
+            zones_file(1).display().to_string(),
+        )],
+        vec![],
+        vec![],
+    )
+    .await;
+    // Checkout stops once the stock is held, before the slot is.
+    drop(mesh.checkout.take());
+    mesh.start_checkout(vec![(
+        "MANDI_CHECKOUT__TEST_CRASH_AFTER",
+        "reserve".to_owned(),
+    )]);
+    let shopper = mesh.shopper().await;
+    let slot = open_slots(&shopper, false).await[0].clone();
+    let mut start = request(None);
+    start.delivery_slot_id = slot.id.clone();
+    start.wait = false;
+    shopper
+        .checkout()
+        .start_checkout(start.clone())
+        .await
+        .unwrap();
+    assert_eq!(mesh.checkout.take().unwrap().wait().code(), Some(86));
+
+    // Meanwhile another order takes the slot's only place.
+    let service = mandi_testkit::mesh::service(&mesh.mesh, "checkout", SECRET).await;
+    service
+        .shipping()
+        .reserve_slot(ReserveSlotRequest {
+            slot_id: slot.id.clone(),
+            order_id: Uuid::now_v7().to_string(),
+            weight_grams: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    mesh.start_checkout(vec![]);
+    let shopper = mesh.again(&shopper);
+    let failed = settle(&shopper, &start.request_id).await;
+    assert_eq!(failed.state, CheckoutState::Failed as i32, "{failed:?}");
+    assert_eq!(
+        failed.failure.clone().unwrap().reason,
+        FailureReason::SlotUnavailable as i32,
+        "{failed:?}"
+    );
+    assert!(states(&failed).contains(&CheckoutState::Compensating));
+    assert!(!states(&failed).contains(&CheckoutState::SlotReserved));
+    assert_eq!(failed.order_status, OrderStatus::Cancelled as i32);
+    assert!(failed.payment_id.is_empty(), "nothing was paid");
+    assert_eq!(
+        booked(&shopper, &slot.id).await,
+        1,
+        "only the other order's place is taken"
+    );
+    assert_eq!(cart_lines(&shopper).await, 1, "the cart is left as it was");
+    // Stock released, the order cancelled.
+    assert_eq!(mesh.books().await, (0, 1));
+
+    // A full slot chosen at the start is refused before anything is created, and so is
+    // an unknown one.
+    let status = shopper
+        .checkout()
+        .start_checkout(StartCheckoutRequest {
+            request_id: Uuid::now_v7().to_string(),
+            ..start.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(
+        status.get_details_error_info().unwrap().reason,
+        "SLOT_UNAVAILABLE"
+    );
+    let status = shopper
+        .checkout()
+        .start_checkout(StartCheckoutRequest {
+            request_id: Uuid::now_v7().to_string(),
+            delivery_slot_id: "blr-central-20200101T0130Z-nope".into(),
+            ..start
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(mesh.orders().await.len(), 1);
+}
+
+/// Receives `quantity` of `product_id` as a batch that must stay cold, into a new
+/// warehouse with cold storage.
+async fn cold_stock(admin: &Mandi, product_id: &str, quantity: i64) {
+    let code = Uuid::now_v7().simple().to_string();
+    let warehouse = admin
+        .inventory()
+        .create_warehouse(CreateWarehouseRequest {
+            warehouse: Some(Warehouse {
+                code: format!("C-{}", code[24..].to_uppercase()),
+                display_name: "Bengaluru Cold Store".into(),
+                location: Some(PostalAddress {
+                    line1: "3 Cold Chain Lane".into(),
+                    city: "Bengaluru".into(),
+                    country_code: "IN".into(),
+                    ..Default::default()
+                }),
+                cold_storage: true,
+                ..Default::default()
+            }),
+            request_id: Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .warehouse
+        .unwrap();
+    admin
+        .inventory()
+        .receive_stock(ReceiveStockRequest {
+            product_id: product_id.to_owned(),
+            warehouse_id: warehouse.id,
+            quantity,
+            expire_time: Some(prost_types::Timestamp::from(
+                std::time::SystemTime::now() + Duration::from_secs(5 * 86_400),
+            )),
+            supplier_ref: "COLD-1".into(),
+            cold_chain: true,
+            request_id: Uuid::now_v7().to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn stock_from_a_cold_batch_cannot_go_in_a_slot_without_the_cold_chain() {
+    // One line in an ordinary batch and one in a cold one; the shopper buys both, so the
+    // order takes from the cold batch whichever inventory allocates first.
+    let mut mesh = Mesh::start(1, vec![], vec![]).await;
+    cold_stock(&mesh.admin, &mesh.product.id, mesh.quantity).await;
+    mesh.received += mesh.quantity;
+    let shopper = mesh.shopper().await;
+    shopper
+        .cart()
+        .add_item(AddItemRequest {
+            cart_id: String::new(),
+            product_id: mesh.product.id.clone(),
+            quantity: mesh.quantity,
+            request_id: Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap();
+    // Watermelons keep at room temperature: a slot without the cold chain is fine to start.
+    let slot = open_slots(&shopper, false)
+        .await
+        .into_iter()
+        .find(|s| !s.cold_chain)
+        .unwrap();
+    let mut start = request(None);
+    start.delivery_slot_id = slot.id.clone();
+    let status = shopper
+        .checkout()
+        .start_checkout(start.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(
+        status.get_details_error_info().unwrap().reason,
+        "SLOT_UNAVAILABLE"
+    );
+    let failed = settle(&shopper, &start.request_id).await;
+    assert_eq!(
+        failed.failure.clone().unwrap().reason,
+        FailureReason::SlotUnavailable as i32
+    );
+    assert_eq!(failed.order_status, OrderStatus::Cancelled as i32);
+    assert_eq!(booked(&shopper, &slot.id).await, 0);
+    assert_eq!(mesh.books().await, (0, 1));
+}
+
+#[tokio::test]
+async fn an_address_outside_every_delivery_zone_is_refused_at_the_start() {
+    let mesh = Mesh::start(1, vec![], vec![]).await;
+    let shopper = mesh.shopper().await;
+    let mut start = request(Some(APPROVED));
+    start.destination = Some(start_checkout_request::Destination::InlineDestination(
+        DeliveryDestination {
+            address: Some(PostalAddress {
+                line1: "1 Beach Road".into(),
+                city: "Port Blair".into(),
+                postal_code: "744101".into(),
+                country_code: "IN".into(),
+                ..Default::default()
+            }),
+            recipient_name: "Asha Rao".into(),
+            recipient_phone: "+919812345678".into(),
+            delivery_instructions: String::new(),
+        },
+    ));
+    let status = shopper
+        .checkout()
+        .start_checkout(start.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(
+        status.get_details_error_info().unwrap().reason,
+        "UNSERVICEABLE_ADDRESS"
+    );
+    assert!(status.message().contains("744101"), "{}", status.message());
+    // Nothing was started: no checkout, no order, the cart as it was.
+    let status = shopper
+        .checkout()
+        .get_checkout(GetCheckoutRequest {
+            checkout_id: start.request_id,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(mesh.orders().await.is_empty());
+    assert_eq!(cart_lines(&shopper).await, 1);
 }
 
 /// The shopper's sent notifications of `template`, once there is one.

@@ -120,3 +120,23 @@ pub async fn stock(admin: &Mandi, product_id: &str, quantity: i64) {
         .await
         .unwrap_or_else(|status| panic!("receive stock of {product_id}: {status:?}"));
 }
+
+/// The demo delivery zones with every slot taking `capacity` orders, written to a file of
+/// its own for `MANDI_SHIPPING__ZONES_FILE`: 1 to fill a slot with one booking, many for
+/// tests that book more orders into one slot than the demo allows.
+pub fn zones_file(capacity: u32) -> std::path::PathBuf {
+    const DEMO: &str = include_str!("../../../services/shipping/data/demo-zones.json");
+    const KEY: &str = "\"capacity\": ";
+    let mut zones = String::with_capacity(DEMO.len());
+    let mut rest = DEMO;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
+        zones.push_str(head);
+        zones.push_str(&capacity.to_string());
+        rest = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    zones.push_str(rest);
+    let path = std::env::temp_dir().join(format!("mandi-zones-{}.json", uuid::Uuid::now_v7()));
+    std::fs::write(&path, zones).expect("the temporary directory is writable");
+    path
+}

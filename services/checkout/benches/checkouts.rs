@@ -3,11 +3,13 @@
 //! is shared and noisy: only the ratio travels).
 //!
 //! Three `mandi-server` processes, as in the e2e suite: checkout on PostgreSQL; order,
-//! inventory and payment on PostgreSQL; identity, catalog, cart and profile embedded.
+//! inventory and payment on PostgreSQL; identity, catalog, cart, profile and shipping
+//! embedded (every demo slot taking more orders than the run makes).
 //! 16 shoppers, each signed in with a cart, loop for a fixed time: add one line to the
 //! cart, then StartCheckout with `wait` (card, sandbox-approved) until COMPLETED. A
-//! checkout is the whole saga: CreateOrder, Reserve, order PAYMENT_PENDING, Authorize,
-//! Capture, order PAID, Commit, ClearCart, each step stored before and after it runs.
+//! checkout is the whole saga: the delivery quote, CreateOrder, Reserve, ReserveSlot,
+//! order PAYMENT_PENDING, Authorize, Capture, order PAID, Commit, ClearCart, each step
+//! stored before and after it runs.
 //! Latency is StartCheckout alone; the rate counts completed checkouts over wall time
 //! (the cart adds included). Right after, pgbench runs its default tpcb-like script with
 //! 16 clients for as long.
@@ -97,7 +99,11 @@ fn start(target: &str, extra: Vec<(&str, String)>) -> ServerProcess {
 fn run(runtime: &tokio::runtime::Runtime, url: &str, dbs: &[String]) -> Result<(), BoxError> {
     pgbench(&["-i", "-q", "-s", &PGBENCH_SCALE.to_string()], url)?;
 
-    let mesh = start("all", vec![]);
+    let zones = mandi_testkit::mesh::zones_file(1_000_000);
+    let mesh = start(
+        "all",
+        vec![("MANDI_SHIPPING__ZONES_FILE", zones.display().to_string())],
+    );
     let shop = start(
         "order,inventory,payment",
         vec![
@@ -115,6 +121,8 @@ fn run(runtime: &tokio::runtime::Runtime, url: &str, dbs: &[String]) -> Result<(
             ("MANDI_AUTH__IDENTITY_ENDPOINT", mesh.url()),
             ("MANDI_CHECKOUT__CART_ENDPOINT", mesh.url()),
             ("MANDI_CHECKOUT__PROFILE_ENDPOINT", mesh.url()),
+            ("MANDI_CHECKOUT__CATALOG_ENDPOINT", mesh.url()),
+            ("MANDI_CHECKOUT__SHIPPING_ENDPOINT", mesh.url()),
             ("MANDI_CHECKOUT__ORDER_ENDPOINT", shop.url()),
             ("MANDI_CHECKOUT__INVENTORY_ENDPOINT", shop.url()),
             ("MANDI_CHECKOUT__PAYMENT_ENDPOINT", shop.url()),

@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Where a saga is; the proto's `CheckoutState` (SLOT_RESERVED is never entered until a
-/// shipping service exists).
+/// Where a saga is; the proto's `CheckoutState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum State {
     /// Accepted and priced; nothing created yet.
@@ -16,6 +15,8 @@ pub enum State {
     OrderCreated,
     /// Stock is held.
     InventoryReserved,
+    /// A place in the delivery slot is held.
+    SlotReserved,
     /// Payment secured (captured, or cash on delivery authorized).
     PaymentConfirmed,
     /// The order is PAID, the stock committed, the cart cleared. Terminal.
@@ -38,6 +39,7 @@ impl State {
             State::Pending => "PENDING",
             State::OrderCreated => "ORDER_CREATED",
             State::InventoryReserved => "INVENTORY_RESERVED",
+            State::SlotReserved => "SLOT_RESERVED",
             State::PaymentConfirmed => "PAYMENT_CONFIRMED",
             State::Completed => "COMPLETED",
             State::Compensating => "COMPENSATING",
@@ -53,6 +55,8 @@ pub enum Step {
     CreateOrder,
     /// InventoryService.Reserve (keyed by the order id).
     Reserve,
+    /// ShippingService.ReserveSlot (keyed by the order id).
+    ReserveSlot,
     /// OrderService.UpdateOrderStatus(PAYMENT_PENDING) then PaymentService.AuthorizePayment
     /// (key `{checkout_id}/authorize`).
     Authorize,
@@ -68,9 +72,10 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::CreateOrder,
         Step::Reserve,
+        Step::ReserveSlot,
         Step::Authorize,
         Step::Capture,
         Step::ConfirmOrder,
@@ -83,6 +88,7 @@ impl Step {
         match self {
             Step::CreateOrder => "create_order",
             Step::Reserve => "reserve",
+            Step::ReserveSlot => "reserve_slot",
             Step::Authorize => "authorize",
             Step::Capture => "capture",
             Step::ConfirmOrder => "confirm_order",
@@ -101,6 +107,7 @@ impl Step {
         match self {
             Step::CreateOrder => Some(State::OrderCreated),
             Step::Reserve => Some(State::InventoryReserved),
+            Step::ReserveSlot => Some(State::SlotReserved),
             Step::Capture => Some(State::PaymentConfirmed),
             Step::ClearCart => Some(State::Completed),
             Step::Authorize | Step::ConfirmOrder | Step::Commit => None,
@@ -119,6 +126,8 @@ pub enum FailureReason {
     PriceChanged,
     /// Not enough stock.
     OutOfStock,
+    /// The delivery slot filled up, closed, or cannot carry the cold chain the order needs.
+    SlotUnavailable,
     /// The card was declined.
     PaymentDeclined,
     /// The gateway failed or timed out, or the card was not at hand to retry.
@@ -246,6 +255,44 @@ pub struct Destination {
     pub instructions: String,
 }
 
+/// The delivery a checkout books: the slot's window as shipping listed it, and what the
+/// slot hold is asked to carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Start of the slot (UTC).
+    pub slot_start: DateTime<Utc>,
+    /// End of the slot (UTC).
+    pub slot_end: DateTime<Utc>,
+    /// The delivery zone of the address.
+    pub zone_id: String,
+    /// Weight of the basket in grams.
+    pub weight_grams: i64,
+    /// Whether the order needs the cold chain: a chilled or frozen product, or (once stock
+    /// is reserved) a batch that must stay cold.
+    pub cold_chain: bool,
+}
+
+/// Grams assumed for one unit of a count-priced product whose catalog entry gives no
+/// weight: enough that a basket of them is not quoted as weightless.
+pub const DEFAULT_UNIT_GRAMS: i64 = 500;
+
+/// What one line weighs in grams: weight-priced quantities are grams already; counted
+/// ones are units of `unit_weight_grams` each ([`DEFAULT_UNIT_GRAMS`] when unknown).
+/// `unit_of_sale` is the `mandi.common.v1.UnitOfSale` number (1 KILOGRAM, 2 HUNDRED_GRAMS).
+pub fn line_grams(unit_of_sale: i32, quantity: i64, unit_weight_grams: i64) -> i64 {
+    match unit_of_sale {
+        1 | 2 => quantity.max(0),
+        _ => {
+            let unit = if unit_weight_grams > 0 {
+                unit_weight_grams
+            } else {
+                DEFAULT_UNIT_GRAMS
+            };
+            quantity.max(0).saturating_mul(unit)
+        }
+    }
+}
+
 /// One state entered, for the timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -283,8 +330,13 @@ pub struct Saga {
     pub request_fingerprint: String,
     /// Where to deliver.
     pub destination: Destination,
-    /// Chosen delivery slot (recorded, not booked: shipping does not exist yet).
+    /// The delivery slot: the shopper's choice, or the earliest open one when they made
+    /// none.
     pub slot_id: String,
+    /// The slot's window and what is carried; sagas stored before shipping existed have
+    /// none.
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
     /// How the shopper pays.
     pub method: PaymentMethod,
     /// Last four digits of the card; empty for cash on delivery.
@@ -338,8 +390,10 @@ pub struct Request {
     pub request_fingerprint: String,
     /// Where to deliver.
     pub destination: Destination,
-    /// Chosen slot.
+    /// The delivery slot.
     pub slot_id: String,
+    /// The slot's window and what is carried.
+    pub delivery: Option<Delivery>,
     /// How the shopper pays.
     pub method: PaymentMethod,
     /// Last four digits of the card; empty for cash on delivery.
@@ -360,6 +414,7 @@ impl Saga {
             request_fingerprint,
             destination,
             slot_id,
+            delivery,
             method,
             card_last4,
             lines,
@@ -372,6 +427,7 @@ impl Saga {
             request_fingerprint,
             destination,
             slot_id,
+            delivery,
             method,
             card_last4,
             lines,
@@ -464,13 +520,16 @@ impl Saga {
     }
 
     /// The compensations still to run, latest step first: refund or void the payment,
-    /// release the stock, cancel the order. Steps never done need no undoing; a
-    /// reservation that may exist (Reserve started) is released all the same.
+    /// release the slot, release the stock, cancel the order. Steps never done need no
+    /// undoing; a hold that may exist (its step started) is released all the same.
     pub fn to_undo(&self) -> Vec<Step> {
         let mut undo = Vec::new();
         let started = |step: Step| self.has_done(step) || self.started.contains(&step);
         if self.payment_id.is_some() || started(Step::Authorize) {
             undo.push(Step::Authorize);
+        }
+        if started(Step::ReserveSlot) {
+            undo.push(Step::ReserveSlot);
         }
         if started(Step::Reserve) {
             undo.push(Step::Reserve);

@@ -1,6 +1,7 @@
 //! mandi-checkout: the saga that turns a cart into a paid order. `domain` holds the saga
 //! and its rules, `store` the storage port with its in-memory and PostgreSQL adapters,
-//! `peers` the SDK clients of order, inventory, payment, cart, profile and identity,
+//! `peers` the SDK clients of order, inventory, payment, cart, profile, catalog, shipping
+//! and identity,
 //! `saga` the orchestrator (steps, compensation, recovery), `grpc` the service; `module`
 //! builds it for the server binary and starts the recovery loop.
 #![forbid(unsafe_code)]
@@ -28,13 +29,15 @@ use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgStore;
 
 /// The peers checkout calls, by the short name of their endpoint variable.
-pub const PEERS: [&str; 6] = [
+pub const PEERS: [&str; 8] = [
     "identity",
     "order",
     "inventory",
     "payment",
     "cart",
     "profile",
+    "catalog",
+    "shipping",
 ];
 
 /// Where sagas are kept. The URL may hold a password: it stays secret.
@@ -60,7 +63,7 @@ pub struct CheckoutConfig {
     pub client_secret: SecretString,
     /// `MANDI_CHECKOUT__<PEER>_ENDPOINT` for each of [`PEERS`]; the server fills in its own
     /// URL for the peers it runs.
-    pub endpoints: [Option<String>; 6],
+    pub endpoints: [Option<String>; PEERS.len()],
     /// Client TLS for `https://` peer endpoints; set by the server.
     pub peer_tls: Option<tonic::transport::ClientTlsConfig>,
     /// The orchestrator's behaviour.
@@ -97,7 +100,7 @@ impl CheckoutConfig {
                 "must be at least 16 characters",
             ));
         }
-        let mut endpoints: [Option<String>; 6] = Default::default();
+        let mut endpoints: [Option<String>; PEERS.len()] = Default::default();
         for (slot, peer) in endpoints.iter_mut().zip(PEERS) {
             *slot = env.get(&endpoint_var(peer))?;
         }
@@ -127,10 +130,6 @@ impl CheckoutConfig {
         if !(1..=20).contains(&attempts) {
             return Err(env.invalid("MANDI_CHECKOUT__STEP_ATTEMPTS", "must be between 1 and 20"));
         }
-        let delivery_fee: i64 = env.get_or("MANDI_CHECKOUT__DELIVERY_FEE", 2500)?;
-        if delivery_fee < 0 {
-            return Err(env.invalid("MANDI_CHECKOUT__DELIVERY_FEE", "must not be negative"));
-        }
         let crash_after = match env.raw("MANDI_CHECKOUT__TEST_CRASH_AFTER") {
             None | Some("") => None,
             Some(name) => Some(Step::parse(name).ok_or_else(|| {
@@ -141,7 +140,6 @@ impl CheckoutConfig {
             })?),
         };
         let settings = Settings {
-            delivery_fee,
             attempts,
             backoff: env.duration_within(
                 "MANDI_CHECKOUT__RETRY_BACKOFF",
@@ -245,6 +243,8 @@ pub fn peers(config: &CheckoutConfig) -> Result<Peers, ConfigError> {
         payment: endpoint("payment")?,
         cart: endpoint("cart")?,
         profile: endpoint("profile")?,
+        catalog: endpoint("catalog")?,
+        shipping: endpoint("shipping")?,
     };
     let secret = config.client_secret.clone();
     Peers::new(
@@ -327,7 +327,10 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(err.contains("create_order, reserve, authorize"), "{err}");
+        assert!(
+            err.contains("create_order, reserve, reserve_slot, authorize"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -352,6 +355,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("MANDI_CHECKOUT__CLIENT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn shipping_is_a_peer_with_its_own_endpoint_variable() {
+        let env = Env::from_pairs([
+            SECRET,
+            ("MANDI_CHECKOUT__SHIPPING_ENDPOINT", "http://shipping:50051"),
+        ]);
+        let config = CheckoutConfig::from_env(&env, true).unwrap();
+        assert_eq!(config.endpoint("shipping"), Some("http://shipping:50051"));
+        assert_eq!(config.endpoint("catalog"), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The services the saga calls, only through `mandi-sdk` like any client: order,
-//! inventory and payment with the checkout service identity (a token from identity's
+//! inventory, payment, catalog and shipping with the checkout service identity (a token from identity's
 //! IssueServiceToken, refreshed before it expires), cart and profile with the shopper's
 //! own token (their `authorization`, forwarded). Every call is bounded by a deadline.
 
@@ -81,12 +81,16 @@ pub struct Endpoints {
     pub cart: String,
     /// profile.
     pub profile: String,
+    /// catalog, for the products' weights and storage.
+    pub catalog: String,
+    /// shipping, for the delivery quote and the slot.
+    pub shipping: String,
 }
 
 /// SDK clients of the peers, and the service token.
 #[derive(Clone)]
 pub struct Peers {
-    /// Sends the checkout service token: order, inventory, payment.
+    /// Sends the checkout service token: order, inventory, payment, catalog, shipping.
     service: Mandi,
     /// Sends no token of its own: identity, and cart and profile with the shopper's.
     shopper: Mandi,
@@ -118,6 +122,8 @@ impl Peers {
                 .service_endpoint("payment", endpoints.payment.clone())
                 .service_endpoint("cart", endpoints.cart.clone())
                 .service_endpoint("profile", endpoints.profile.clone())
+                .service_endpoint("catalog", endpoints.catalog.clone())
+                .service_endpoint("shipping", endpoints.shipping.clone())
                 .default_deadline(deadline)
                 // The saga retries steps itself, within its budget, and records each try.
                 .retry(mandi_sdk::RetryPolicy::none());

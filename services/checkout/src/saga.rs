@@ -9,6 +9,7 @@
 //! orchestrator holding its lease, renewed by every save; a crashed orchestrator's sagas
 //! are claimed by the recovery loop once their lease ends.
 
+mod delivery;
 mod start;
 mod steps;
 
@@ -33,8 +34,6 @@ pub const CRASH_EXIT_CODE: i32 = 86;
 /// How the orchestrator behaves.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Delivery fee in minor units of the cart's currency (shipping does not quote yet).
-    pub delivery_fee: i64,
     /// Tries per step before it counts as failed.
     pub attempts: u32,
     /// Wait before the second try; doubled for each further one.
@@ -43,7 +42,8 @@ pub struct Settings {
     pub lease: Duration,
     /// How often unfinished sagas with an ended lease are looked for.
     pub recovery_interval: Duration,
-    /// How long a stock hold lasts before inventory releases it by itself.
+    /// How long a stock hold lasts before inventory releases it by itself; the slot hold
+    /// lasts as long, within the hour shipping allows.
     pub reservation_ttl: Duration,
     /// Test only: exit the process right after this step is recorded as done.
     pub crash_after: Option<Step>,
@@ -82,6 +82,12 @@ pub enum CheckoutError {
     /// The cart has no lines.
     #[error("the cart is empty")]
     CartEmpty,
+    /// The address is in no delivery zone.
+    #[error("{0}")]
+    Unserviceable(String),
+    /// The chosen slot is full, closed or without the cold chain needed, or none is open.
+    #[error("{0}")]
+    SlotUnavailable(String),
     /// The checkout id was used for another request.
     #[error("request_id was used for a different checkout")]
     RequestReused,

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use chrono::{Duration, Utc};
 use mandi_checkout::domain::{
-    CheckoutFilter, Destination, PaymentMethod, Request, Saga, State, Step, Totals,
+    CheckoutFilter, Delivery, Destination, PaymentMethod, Request, Saga, State, Step, Totals,
 };
 use mandi_checkout::store::memory::MemoryStore;
 use mandi_checkout::store::postgres::PgStore;
@@ -58,7 +58,15 @@ fn saga(user: Uuid) -> Saga {
                 recipient_phone: "+919812345678".into(),
                 ..Default::default()
             },
-            slot_id: String::new(),
+            slot_id: "blr-central-20261124T0130Z".into(),
+            // Kept with the saga, so a resumed saga books the same slot.
+            delivery: Some(Delivery {
+                slot_start: now(),
+                slot_end: now() + Duration::hours(2),
+                zone_id: "blr-central".into(),
+                weight_grams: 3_000,
+                cold_chain: true,
+            }),
             method: PaymentMethod::Card,
             card_last4: "4242".into(),
             lines: Vec::new(),

@@ -10,6 +10,7 @@ fn saga(method: PaymentMethod) -> Saga {
             request_fingerprint: String::new(),
             destination: Destination::default(),
             slot_id: String::new(),
+            delivery: None,
             method,
             card_last4: String::new(),
             lines: Vec::new(),
@@ -47,6 +48,10 @@ fn cash_on_delivery_skips_capture_and_is_confirmed_once_authorized() {
     let mut s = saga(PaymentMethod::CashOnDelivery);
     s.finish(Step::CreateOrder, "", Utc::now());
     s.finish(Step::Reserve, "", Utc::now());
+    assert_eq!(s.state, State::InventoryReserved);
+    assert_eq!(s.next_step(), Some(Step::ReserveSlot));
+    s.finish(Step::ReserveSlot, "", Utc::now());
+    assert_eq!(s.state, State::SlotReserved);
     assert_eq!(s.next_step(), Some(Step::Authorize));
     s.finish(Step::Authorize, "", Utc::now());
     assert_eq!(s.state, State::PaymentConfirmed);
@@ -72,15 +77,71 @@ fn a_short_reservation_undoes_only_the_order() {
 fn a_decline_undoes_payment_stock_and_order_latest_first_and_each_once() {
     let mut s = saga(PaymentMethod::Card);
     s.order_id = Some(Uuid::now_v7());
-    s.started
-        .extend([Step::CreateOrder, Step::Reserve, Step::Authorize]);
-    s.done.extend([Step::CreateOrder, Step::Reserve]);
+    s.started.extend([
+        Step::CreateOrder,
+        Step::Reserve,
+        Step::ReserveSlot,
+        Step::Authorize,
+    ]);
+    s.done
+        .extend([Step::CreateOrder, Step::Reserve, Step::ReserveSlot]);
     assert_eq!(
         s.to_undo(),
-        [Step::Authorize, Step::Reserve, Step::CreateOrder]
+        [
+            Step::Authorize,
+            Step::ReserveSlot,
+            Step::Reserve,
+            Step::CreateOrder
+        ]
     );
     s.undone.push(Step::Authorize);
+    assert_eq!(
+        s.to_undo(),
+        [Step::ReserveSlot, Step::Reserve, Step::CreateOrder]
+    );
+    s.undone.push(Step::ReserveSlot);
     assert_eq!(s.to_undo(), [Step::Reserve, Step::CreateOrder]);
+}
+
+#[test]
+fn an_unavailable_slot_releases_the_slot_before_the_stock() {
+    let mut s = saga(PaymentMethod::CashOnDelivery);
+    s.order_id = Some(Uuid::now_v7());
+    s.finish(Step::CreateOrder, "", Utc::now());
+    s.finish(Step::Reserve, "", Utc::now());
+    s.started
+        .extend([Step::CreateOrder, Step::Reserve, Step::ReserveSlot]);
+    s.fail(
+        Failure::new(
+            FailureReason::SlotUnavailable,
+            "full",
+            State::InventoryReserved,
+        ),
+        Utc::now(),
+    );
+    assert_eq!(
+        s.to_undo(),
+        [Step::ReserveSlot, Step::Reserve, Step::CreateOrder]
+    );
+}
+
+#[test]
+fn weight_priced_lines_weigh_their_grams_and_counted_lines_their_units() {
+    // 1.5 kg of tomatoes, 250 g of almonds.
+    assert_eq!(line_grams(1, 1_500, 0), 1_500);
+    assert_eq!(line_grams(2, 250, 999), 250);
+    // Two watermelons of 3 kg; three pieces of unknown weight.
+    assert_eq!(line_grams(3, 2, 3_000), 6_000);
+    assert_eq!(line_grams(3, 3, 0), 3 * DEFAULT_UNIT_GRAMS);
+}
+
+#[test]
+fn a_saga_stored_before_shipping_existed_still_reads() {
+    let s = saga(PaymentMethod::Card);
+    let mut value = serde_json::to_value(&s).unwrap();
+    value.as_object_mut().unwrap().remove("delivery");
+    let read: Saga = serde_json::from_value(value).unwrap();
+    assert_eq!(read.delivery, None);
 }
 
 #[test]

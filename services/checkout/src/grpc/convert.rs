@@ -161,6 +161,7 @@ pub fn state_to_proto(state: State) -> pb::CheckoutState {
         State::Pending => pb::CheckoutState::Pending,
         State::OrderCreated => pb::CheckoutState::OrderCreated,
         State::InventoryReserved => pb::CheckoutState::InventoryReserved,
+        State::SlotReserved => pb::CheckoutState::SlotReserved,
         State::PaymentConfirmed => pb::CheckoutState::PaymentConfirmed,
         State::Completed => pb::CheckoutState::Completed,
         State::Compensating => pb::CheckoutState::Compensating,
@@ -168,18 +169,18 @@ pub fn state_to_proto(state: State) -> pb::CheckoutState {
     }
 }
 
-/// The domain state of a proto one; `None` for UNSPECIFIED, unknown and SLOT_RESERVED
-/// (never entered).
+/// The domain state of a proto one; `None` for UNSPECIFIED and unknown ones.
 pub fn state_from_proto(state: i32) -> Option<State> {
     Some(match pb::CheckoutState::try_from(state).ok()? {
         pb::CheckoutState::Pending => State::Pending,
         pb::CheckoutState::OrderCreated => State::OrderCreated,
         pb::CheckoutState::InventoryReserved => State::InventoryReserved,
+        pb::CheckoutState::SlotReserved => State::SlotReserved,
         pb::CheckoutState::PaymentConfirmed => State::PaymentConfirmed,
         pb::CheckoutState::Completed => State::Completed,
         pb::CheckoutState::Compensating => State::Compensating,
         pb::CheckoutState::Failed => State::Failed,
-        pb::CheckoutState::SlotReserved | pb::CheckoutState::Unspecified => return None,
+        pb::CheckoutState::Unspecified => return None,
     })
 }
 
@@ -190,6 +191,7 @@ pub fn reason_to_proto(reason: FailureReason) -> pb::FailureReason {
         FailureReason::ProductUnavailable => pb::FailureReason::ProductUnavailable,
         FailureReason::PriceChanged => pb::FailureReason::PriceChanged,
         FailureReason::OutOfStock => pb::FailureReason::OutOfStock,
+        FailureReason::SlotUnavailable => pb::FailureReason::SlotUnavailable,
         FailureReason::PaymentDeclined => pb::FailureReason::PaymentDeclined,
         FailureReason::PaymentFailed => pb::FailureReason::PaymentFailed,
         FailureReason::ServiceUnavailable => pb::FailureReason::ServiceUnavailable,

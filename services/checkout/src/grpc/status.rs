@@ -30,6 +30,18 @@ pub fn status(error: CheckoutError) -> Status {
             DOMAIN,
             "CART_EMPTY",
         ),
+        CheckoutError::Unserviceable(message) => errors::status(
+            Code::FailedPrecondition,
+            message,
+            DOMAIN,
+            "UNSERVICEABLE_ADDRESS",
+        ),
+        CheckoutError::SlotUnavailable(message) => errors::status(
+            Code::FailedPrecondition,
+            message,
+            DOMAIN,
+            "SLOT_UNAVAILABLE",
+        ),
         CheckoutError::RequestReused => errors::status(
             Code::InvalidArgument,
             "request_id was already used for a different checkout",

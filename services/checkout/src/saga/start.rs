@@ -1,6 +1,7 @@
 //! Starting a checkout: what can be checked without side effects is checked here (the
-//! cart is the caller's and not empty, the address exists), the cart is priced, and the
-//! saga stored before it runs. A repeated start returns the stored saga.
+//! cart is the caller's and not empty, the address exists and is delivered to, the slot
+//! is open), the cart is priced with shipping's quote for delivery, and the saga stored
+//! before it runs. A repeated start returns the stored saga.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +36,7 @@ pub struct NewCheckout {
     pub cart_id: String,
     /// Where to deliver.
     pub destination: DestinationChoice,
-    /// Chosen slot, recorded only.
+    /// Chosen delivery slot; empty means the earliest open one.
     pub slot_id: String,
     /// How to pay.
     pub method: PaymentMethod,
@@ -86,8 +87,20 @@ impl<S: CheckoutStore> Orchestrator<S> {
         if !missing.is_empty() {
             return Err(CheckoutError::Invalid(missing));
         }
+        let (lines, mut totals) = price(&cart);
+        let priced = self
+            .price_delivery(
+                &destination,
+                &lines,
+                mandi_sdk::proto::mandi::common::v1::Money {
+                    currency_code: totals.currency.clone(),
+                    amount_minor: totals.subtotal,
+                },
+                &new.slot_id,
+            )
+            .await?;
+        totals.delivery_fee = priced.fee;
         let at = now();
-        let (lines, totals) = self.price(&cart);
         let card_last4 = new
             .card
             .as_ref()
@@ -103,7 +116,8 @@ impl<S: CheckoutStore> Orchestrator<S> {
                 cart_id: cart.id.clone(),
                 request_fingerprint: new.fingerprint.clone(),
                 destination,
-                slot_id: new.slot_id.clone(),
+                slot_id: priced.slot_id,
+                delivery: Some(priced.delivery),
                 method: new.method,
                 card_last4,
                 lines,
@@ -206,43 +220,45 @@ impl<S: CheckoutStore> Orchestrator<S> {
             instructions: address.delivery_instructions,
         })
     }
+}
 
-    /// The cart's lines and totals, with the configured delivery fee.
-    fn price(&self, cart: &Cart) -> (Vec<Line>, Totals) {
-        let amount = |m: &Option<mandi_sdk::proto::mandi::common::v1::Money>| {
-            m.as_ref().map_or(0, |m| m.amount_minor)
-        };
-        let lines = cart
-            .items
-            .iter()
-            .map(|i| Line {
-                product_id: i.product_id.clone(),
-                display_name: i.product_display_name.clone(),
-                image_url: i.image_url.clone(),
-                vendor_id: i.vendor_id.clone(),
-                unit_of_sale: i.unit_of_sale,
-                quantity: i.quantity,
-                unit_price: amount(&i.unit_price),
-                line_total: amount(&i.line_total),
-            })
-            .collect();
-        let totals = cart.totals.clone().unwrap_or_default();
-        let currency = totals
-            .total
-            .as_ref()
-            .map(|m| m.currency_code.clone())
-            .unwrap_or_default();
-        (
-            lines,
-            Totals {
-                currency,
-                subtotal: amount(&totals.subtotal),
-                delivery_fee: self.settings.delivery_fee,
-                tax: amount(&totals.tax),
-            },
-        )
-    }
+/// The cart's lines and totals, delivery not priced yet.
+fn price(cart: &Cart) -> (Vec<Line>, Totals) {
+    let amount = |m: &Option<mandi_sdk::proto::mandi::common::v1::Money>| {
+        m.as_ref().map_or(0, |m| m.amount_minor)
+    };
+    let lines = cart
+        .items
+        .iter()
+        .map(|i| Line {
+            product_id: i.product_id.clone(),
+            display_name: i.product_display_name.clone(),
+            image_url: i.image_url.clone(),
+            vendor_id: i.vendor_id.clone(),
+            unit_of_sale: i.unit_of_sale,
+            quantity: i.quantity,
+            unit_price: amount(&i.unit_price),
+            line_total: amount(&i.line_total),
+        })
+        .collect();
+    let totals = cart.totals.clone().unwrap_or_default();
+    let currency = totals
+        .total
+        .as_ref()
+        .map(|m| m.currency_code.clone())
+        .unwrap_or_default();
+    (
+        lines,
+        Totals {
+            currency,
+            subtotal: amount(&totals.subtotal),
+            delivery_fee: 0,
+            tax: amount(&totals.tax),
+        },
+    )
+}
 
+impl<S: CheckoutStore> Orchestrator<S> {
     /// Why the cart cannot be checked out as it is, if it cannot.
     fn refusal(&self, cart: &Cart, saga: &Saga, new: &NewCheckout) -> Option<Failure> {
         let unavailable: Vec<String> = cart

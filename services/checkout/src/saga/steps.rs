@@ -1,6 +1,6 @@
 //! Each step's calls and each compensation's, over the SDK. Every call is keyed so that
 //! repeating it (after a timeout or a crash) applies it once: the order by the checkout id,
-//! stock by the order id, payments by `{checkout_id}/authorize|capture|void|refund`, order
+//! stock and the slot by the order id, payments by `{checkout_id}/authorize|capture|void|refund`, order
 //! status changes and the cart by UUIDs derived from the checkout id.
 
 use mandi_sdk::proto::mandi::cart::v1::ClearCartRequest;
@@ -9,13 +9,17 @@ use mandi_sdk::proto::mandi::inventory::v1::{
     CommitRequest, ReleaseRequest, ReservationLine, ReserveRequest,
 };
 use mandi_sdk::proto::mandi::order::v1::{
-    CancelOrderRequest, CreateOrderRequest, OrderItem, OrderStatus, UpdateOrderStatusRequest,
+    BookedSlot, CancelOrderRequest, CreateOrderRequest, OrderItem, OrderStatus,
+    UpdateOrderStatusRequest,
 };
 use mandi_sdk::proto::mandi::payment::v1::{
     AuthorizePaymentRequest, CapturePaymentRequest, CardDetails, GetPaymentRequest,
     ListPaymentsRequest, Payment, PaymentMethod as PbMethod, PaymentStatus, RefundPaymentRequest,
     VoidPaymentRequest,
 };
+use mandi_sdk::proto::mandi::shipping::v1::{ReleaseSlotRequest, ReserveSlotRequest};
+use std::time::Duration;
+
 use tonic::Code;
 use tonic_types::StatusExt as _;
 use uuid::Uuid;
@@ -36,6 +40,7 @@ impl<S: CheckoutStore> Orchestrator<S> {
         match step {
             Step::CreateOrder => self.create_order(saga).await,
             Step::Reserve => self.reserve(saga).await,
+            Step::ReserveSlot => self.reserve_slot(saga).await,
             Step::Authorize => self.authorize(saga).await,
             Step::Capture => self.capture(saga).await,
             Step::ConfirmOrder => self.confirm_order(saga).await,
@@ -74,7 +79,11 @@ impl<S: CheckoutStore> Orchestrator<S> {
                 })
                 .collect(),
             destination: Some(destination_to_proto(&saga.destination)),
-            delivery_slot: None,
+            delivery_slot: saga.delivery.as_ref().map(|d| BookedSlot {
+                slot_id: saga.slot_id.clone(),
+                start_time: Some(timestamp(d.slot_start)),
+                end_time: Some(timestamp(d.slot_end)),
+            }),
             delivery_fee: self.money(saga, saga.totals.delivery_fee),
             tax: self.money(saga, saga.totals.tax),
             expected_total: self.money(saga, saga.totals.total()),
@@ -124,7 +133,24 @@ impl<S: CheckoutStore> Orchestrator<S> {
         )
         .await
         {
-            Ok(_) => Ok(Ok("stock reserved".into())),
+            Ok(reply) => {
+                // A batch that must stay cold makes the whole delivery cold-chain, whatever
+                // the catalog says of the product.
+                let cold_batch = reply.reservation.iter().any(|r| {
+                    r.lines
+                        .iter()
+                        .flat_map(|l| &l.allocations)
+                        .any(|a| a.cold_chain)
+                });
+                if let Some(delivery) = saga.delivery.as_mut()
+                    && cold_batch
+                    && !delivery.cold_chain
+                {
+                    delivery.cold_chain = true;
+                    return Ok(Ok("stock reserved; a batch needs the cold chain".into()));
+                }
+                Ok(Ok("stock reserved".into()))
+            }
             Err(error) => match error.refusal() {
                 Some(status) if status.code() == Code::FailedPrecondition => {
                     let short = short_lines(status);
@@ -149,6 +175,57 @@ impl<S: CheckoutStore> Orchestrator<S> {
                     );
                     failure.short_lines = short;
                     Ok(Err(failure))
+                }
+                _ => Err(error),
+            },
+        }
+    }
+
+    async fn reserve_slot(&self, saga: &mut Saga) -> Outcome {
+        // A saga stored before shipping existed books no slot.
+        let Some(delivery) = saga.delivery.clone() else {
+            return Ok(Ok("no delivery slot to book".into()));
+        };
+        // Held as long as the stock, within what shipping allows.
+        let ttl = self
+            .settings
+            .reservation_ttl
+            .clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        let request = ReserveSlotRequest {
+            slot_id: saga.slot_id.clone(),
+            order_id: Self::order_id(saga),
+            cold_chain: delivery.cold_chain,
+            ttl: Some(prost_types::Duration {
+                seconds: i64::try_from(ttl.as_secs()).unwrap_or(900),
+                nanos: 0,
+            }),
+            request_id: derived_key(saga.id, "reserve-slot").to_string(),
+            weight_grams: delivery.weight_grams,
+        };
+        let mandi = self.peers.service().await?;
+        match call(
+            "shipping",
+            self.peers.deadline,
+            mandi.shipping().reserve_slot(request),
+        )
+        .await
+        {
+            Ok(_) => Ok(Ok(format!("delivery slot {} held", saga.slot_id))),
+            Err(error) => match error.refusal() {
+                Some(status)
+                    if status.code() == Code::FailedPrecondition
+                        && status
+                            .get_details_error_info()
+                            .is_some_and(|info| info.reason == "SLOT_UNAVAILABLE") =>
+                {
+                    Ok(Err(Failure::new(
+                        FailureReason::SlotUnavailable,
+                        format!(
+                            "the delivery slot is no longer available ({}); choose another",
+                            status.message()
+                        ),
+                        saga.state,
+                    )))
                 }
                 _ => Err(error),
             },
@@ -398,7 +475,8 @@ impl<S: CheckoutStore> Orchestrator<S> {
         }
     }
 
-    /// Undoes `step`: refund or void the payment, release the stock, cancel the order.
+    /// Undoes `step`: refund or void the payment, release the slot, release the stock,
+    /// cancel the order.
     pub(super) async fn undo(&self, saga: &mut Saga, step: Step) -> Result<String, CallError> {
         let reason = saga
             .failure
@@ -470,6 +548,31 @@ impl<S: CheckoutStore> Orchestrator<S> {
                     _ => Ok("nothing was charged".into()),
                 }
             }
+            Step::ReserveSlot => {
+                let released = call(
+                    "shipping",
+                    self.peers.deadline,
+                    mandi.shipping().release_slot(ReleaseSlotRequest {
+                        order_id,
+                        request_id: derived_key(saga.id, "release-slot").to_string(),
+                    }),
+                )
+                .await;
+                match released {
+                    Ok(reply) if reply.reservation.is_some() => Ok("delivery slot released".into()),
+                    Ok(_) => Ok("no delivery slot held".into()),
+                    // A shipment took the hold over once the payment was confirmed; cancelling
+                    // the order cancels the shipment, which gives the place back.
+                    Err(error)
+                        if error
+                            .refusal()
+                            .is_some_and(|s| s.code() == Code::FailedPrecondition) =>
+                    {
+                        Ok("the delivery slot goes with the cancelled shipment".into())
+                    }
+                    Err(error) => Err(error),
+                }
+            }
             Step::Reserve => {
                 let released = call(
                     "inventory",
@@ -512,6 +615,13 @@ impl<S: CheckoutStore> Orchestrator<S> {
             }
             other => Ok(format!("{} needs no undoing", other.name())),
         }
+    }
+}
+
+fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
     }
 }
 
