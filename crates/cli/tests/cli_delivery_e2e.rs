@@ -297,6 +297,23 @@ fn slots_for_an_address_then_a_rider_delivers_with_the_code_track_shows() {
     assert_eq!(all["shipments"][0]["rider_id"], rider_id.as_str());
     // The rider never sees the customer's code.
     assert_eq!(all["shipments"][0]["delivery_code"], "");
+
+    // Tracking a finished delivery prints where it ended and returns at once; in JSON one
+    // stream message per line.
+    let again = asha
+        .mandi(&["-o", "json", "delivery", "track", &tracking_code])
+        .timeout(PATIENCE)
+        .assert()
+        .success();
+    let messages: Vec<serde_json::Value> = stdout(&again)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 1, "{}", stdout(&again));
+    assert_eq!(
+        messages[0]["shipment"]["status"],
+        "SHIPMENT_STATUS_DELIVERED"
+    );
 }
 
 #[test]
