@@ -211,7 +211,7 @@ pub fn prepare(env: &Env, selection: &Selection) -> Result<Vec<Prepared>, Config
 /// Refuses a selection whose services need another one that neither runs here nor has
 /// an endpoint configured (inventory asks catalog who owns a product; cart asks catalog
 /// for prices and inventory for stock; checkout calls identity, order, inventory,
-/// payment, cart and profile).
+/// payment, cart, profile, catalog and shipping).
 pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Result<(), ConfigError> {
     let runs = |target| selection.targets.contains(&target);
     for p in prepared {
@@ -251,6 +251,8 @@ pub fn check_dependencies(selection: &Selection, prepared: &[Prepared]) -> Resul
                     peer(Target::Payment),
                     peer(Target::Cart),
                     peer(Target::Profile),
+                    peer(Target::Catalog),
+                    peer(Target::Shipping),
                 ]
                 .into_iter()
                 .find(|(unset, target, _)| *unset && !runs(*target));
