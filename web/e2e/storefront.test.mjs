@@ -99,8 +99,10 @@ test("a shopper searches, adds to the cart as a guest, registers, pays by card a
 
     await page.getByRole("heading", { name: "Thank you! Your order is placed" }).waitFor({ timeout: 30_000 });
     const progress = page.getByRole("list", { name: "Checkout progress" });
-    for (const step of ["Order created", "Items set aside for you", "Payment confirmed", "Order placed"]) {
-      assert.match(await progress.getByText(step).innerText(), new RegExp(step));
+    for (const step of ["Order created", "Items set aside for you", "Delivery slot booked", "Payment confirmed", "Order placed"]) {
+      // Each step is marked done, for sight (✓) and for screen readers ("(done)").
+      const item = progress.getByRole("listitem").filter({ hasText: step });
+      assert.match(await item.textContent(), new RegExp(`✓ ${step}\\s*\\(done\\)`));
     }
     assert.match(await page.getByText(/to the card ending 4242/).innerText(), /4242/);
     await screenshot(page, "order-5-placed");
