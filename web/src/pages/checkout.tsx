@@ -9,10 +9,13 @@ import {
 } from "@mandi/sdk/gen/mandi/checkout/v1/checkout_pb";
 import { FailureReason as PaymentFailure, PaymentMethod } from "@mandi/sdk/gen/mandi/payment/v1/payment_pb";
 import type { Address } from "@mandi/sdk/gen/mandi/profile/v1/profile_pb";
+import type { Cart } from "@mandi/sdk/gen/mandi/cart/v1/cart_pb";
+import { StorageCondition } from "@mandi/sdk/gen/mandi/catalog/v1/catalog_pb";
+import type { Money } from "@mandi/sdk/gen/mandi/common/v1/common_pb";
 import type { DeliverySlot } from "@mandi/sdk/gen/mandi/shipping/v1/shipping_pb";
 import { mandi, requestId } from "../api";
 import { shopError } from "../errors";
-import { formatMoney, slotWindow } from "../format";
+import { formatMoney, isWeighed, slotWindow } from "../format";
 import { navigate } from "../router";
 import { useShop } from "../shop";
 import { ErrorBox, Field, Loading, PageTitle } from "../ui";
@@ -116,6 +119,52 @@ function Progress({ checkout }: { checkout: Checkout }) {
   );
 }
 
+/** Delivery as shipping quotes it for this basket, address and slot. */
+type Quote = { fee?: Money; freeAbove?: Money; serviceable: boolean } | null;
+
+const COLD = new Set([StorageCondition.CHILLED, StorageCondition.FROZEN]);
+
+/**
+ * Asks shipping what delivery costs, weighing the basket as checkout does: grams for
+ * weight-priced lines, the catalog's unit weight (else 500 g) for counted ones, and the
+ * cold chain for chilled or frozen products. Only shown: checkout charges its own quote.
+ */
+function useQuote(address: Address | undefined, slotId: string, cart: Cart | null): Quote {
+  const [quote, setQuote] = useState<Quote>(null);
+  const key = `${address?.id}|${slotId}|${cart?.items.map((i) => `${i.productId}:${i.quantity}`).join(",")}`;
+  useEffect(() => {
+    const items = cart?.items ?? [];
+    if (!address?.postalAddress || items.length === 0) {
+      setQuote(null);
+      return;
+    }
+    let live = true;
+    (async () => {
+      const { products } = await mandi.catalog.batchGetProducts({ productIds: items.map((i) => i.productId) });
+      const byId = new Map(products.map((p) => [p.id, p]));
+      let grams = 0n;
+      let cold = false;
+      for (const i of items) {
+        const p = byId.get(i.productId);
+        grams += isWeighed(i.unitOfSale) ? i.quantity : i.quantity * (p && p.unitWeightGrams > 0n ? p.unitWeightGrams : 500n);
+        cold ||= p ? COLD.has(p.storageCondition) : false;
+      }
+      const r = await mandi.shipping.getShippingQuote({
+        destination: address.postalAddress,
+        weightGrams: grams > 0n ? grams : 1n,
+        coldChain: cold,
+        orderSubtotal: cart?.totals?.subtotal,
+        slotId,
+      });
+      if (live) setQuote({ fee: r.fee, freeAbove: r.freeDeliveryThreshold, serviceable: r.serviceable });
+    })().catch(() => live && setQuote(null));
+    return () => {
+      live = false;
+    };
+  }, [key]);
+  return quote;
+}
+
 type SlotState = { kind: "loading" } | { kind: "ok"; slots: DeliverySlot[] } | { kind: "none"; message: string };
 
 export function CheckoutPage() {
@@ -153,6 +202,7 @@ export function CheckoutPage() {
   }, [user]);
 
   const address = addresses?.find((a) => a.id === addressId);
+  const quote = useQuote(address, slotId, cart);
   useEffect(() => {
     if (!address?.postalAddress) return;
     setSlots({ kind: "loading" });
@@ -335,9 +385,30 @@ export function CheckoutPage() {
             <dd>{formatMoney(cart?.totals?.subtotal)}</dd>
             <dt>Tax</dt>
             <dd>{formatMoney(cart?.totals?.tax)}</dd>
-            <dt>Total before delivery</dt>
-            <dd class="total">{formatMoney(cart?.totals?.total)}</dd>
+            {quote?.fee ? (
+              <>
+                <dt>Delivery</dt>
+                <dd>{quote.fee.amountMinor === 0n ? "Free" : formatMoney(quote.fee)}</dd>
+                <dt>Total</dt>
+                <dd class="total">
+                  {formatMoney({
+                    $typeName: "mandi.common.v1.Money",
+                    currencyCode: quote.fee.currencyCode,
+                    amountMinor: (cart?.totals?.total?.amountMinor ?? 0n) + quote.fee.amountMinor,
+                  })}
+                </dd>
+              </>
+            ) : (
+              <>
+                <dt>Total before delivery</dt>
+                <dd class="total">{formatMoney(cart?.totals?.total)}</dd>
+              </>
+            )}
           </dl>
+          {quote?.serviceable === false && <p class="warn">We don't deliver to this address yet. Choose another address.</p>}
+          {quote?.freeAbove && quote.fee && quote.fee.amountMinor > 0n && (
+            <p class="meta">Free delivery on orders over {formatMoney(quote.freeAbove)}.</p>
+          )}
           <button type="submit" disabled={busy || items.length === 0}>
             {busy ? "Placing your order…" : "Place order"}
           </button>
