@@ -272,3 +272,38 @@ test("weight-priced produce: 1.5 kg is chosen on the product page, priced for th
     assert.match(await line.locator(".line-total").innerText(), /^₹157\.50$/);
     await screenshot(page, "weight-1-cart");
   }));
+
+test("signing in merges what was added as a guest into the account's own cart", () =>
+  withPage(shop.browser, PHONE, "merge", async (page) => {
+    const address = email("merge");
+    // An account with a carrot in its cart, then signed out.
+    await page.goto(`${shop.origin}/register?next=/products/ooty-carrot`);
+    await page.getByLabel("Name").fill("Imran Sheikh");
+    await page.getByLabel("Email").fill(address);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByRole("heading", { level: 1, name: carrot.displayName }).waitFor();
+    await page.getByRole("button", { name: "Add to cart" }).click();
+    await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("link", { name: /^Cart, 0 items$/ }).waitFor();
+
+    // As a guest, a dozen mangoes.
+    await page.goto(`${shop.origin}/products/alphonso-mango`);
+    await page.getByRole("button", { name: "Add to cart" }).click();
+    await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
+    assert.ok(await page.evaluate(() => localStorage.getItem("mandi.guestCartId")));
+
+    // Signing in brings both together and forgets the guest cart.
+    await page.getByRole("link", { name: "Sign in" }).click();
+    await page.getByLabel("Email").fill(address);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("link", { name: /^Cart, 2 items$/ }).waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem("mandi.guestCartId")), null);
+    await page.getByRole("link", { name: /^Cart,/ }).click();
+    const lines = page.getByRole("list", { name: "Items in your cart" });
+    await lines.getByText(mango.displayName).waitFor();
+    assert.ok(await lines.getByText(carrot.displayName).isVisible());
+    await screenshot(page, "merge-1-cart");
+  }));
