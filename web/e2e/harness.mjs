@@ -1,9 +1,10 @@
 // What every storefront browser test needs: a fresh `mandi-server --target=all` on free
-// ports, the storefront on one origin in front of it, an admin client on the SDK (grpc-web
-// from Node) to stock products, and Debian's Chromium through playwright-core.
+// ports, its gateway serving the storefront and its grpc-web calls on one origin, an
+// admin client on the SDK (grpc-web from Node) to stock products, and Debian's Chromium
+// through playwright-core.
 // Everything missing fails loudly: these tests never skip.
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, createWriteStream, readFileSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, createWriteStream } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
@@ -65,52 +66,11 @@ function get(url) {
   });
 }
 
-const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".map": "application/json", ".svg": "image/svg+xml" };
-
-/**
- * The storefront's origin when this mandi-server has no gateway yet: web/dist at `/` (index.html for app
- * routes) and grpc-web paths (`/<package.Service>/<Method>`) piped to the server, so the
- * page makes same-origin calls exactly as behind the gateway.
- */
-function storefrontProxy(upstreamPort) {
-  const dist = path.join(webRoot, "dist");
-  return http.createServer((req, res) => {
-    const url = new URL(req.url, "http://localhost");
-    if (/^\/(mandi|grpc)\.[^/]+\/[^/]+$/.test(url.pathname)) {
-      const up = http.request(
-        { host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers },
-        (ur) => {
-          res.writeHead(ur.statusCode ?? 502, ur.headers);
-          ur.pipe(res);
-        },
-      );
-      up.on("error", () => {
-        res.writeHead(502);
-        res.end();
-      });
-      req.pipe(up);
-      return;
-    }
-    let file = path.join(dist, path.normalize(url.pathname));
-    if (!file.startsWith(dist) || !existsSync(file) || statSync(file).isDirectory()) file = path.join(dist, "index.html");
-    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
-    res.end(readFileSync(file));
-  });
-}
-
-/**
- * Whether this mandi-server has the gateway (`--gateway-listen`): then the storefront is
- * tested through it, as shoppers reach it, and the stand-in proxy above is not used.
- */
-function hasGateway(bin) {
-  return execFileSync(bin, ["--help"], { encoding: "utf8" }).includes("--gateway-listen");
-}
-
 /**
  * Starts a server and the storefront; `name` names its log under artifacts/. Without
- * `browser`, no Chromium is launched (SDK-only tests).
+ * `browser`, no Chromium is launched (SDK-only tests); `env` adds or overrides settings.
  */
-export async function startShop(name, { browser: withBrowser = true } = {}) {
+export async function startShop(name, { browser: withBrowser = true, env = {} } = {}) {
   const bin = serverBinary();
   if (!existsSync(bin)) throw new Error(`mandi-server not found at ${bin}: run \`cargo build -p mandi-server\` (or set MANDI_SERVER_BIN)`);
   if (!existsSync(path.join(webRoot, "dist", "index.html"))) throw new Error("web/dist is missing: run `make web`");
@@ -129,6 +89,7 @@ export async function startShop(name, { browser: withBrowser = true } = {}) {
       MANDI_GATEWAY__IP_RATE_LIMIT: "100000/1m",
       MANDI_GATEWAY__USER_RATE_LIMIT: "100000/1m",
       MANDI_LOG__FORMAT: "json",
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -136,19 +97,12 @@ export async function startShop(name, { browser: withBrowser = true } = {}) {
   child.stderr.pipe(log);
   await waitFor("mandi-server readiness", async () => (await get(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, 60_000, child);
 
-  let origin;
-  let proxy = null;
-  if (hasGateway(bin)) {
-    origin = `http://127.0.0.1:${gatewayPort}`;
-    await waitFor("the gateway serving the storefront", async () => {
-      const r = await get(`${origin}/`);
-      return r.status === 200 && r.body.includes('<div id="app">');
-    }, 30_000, child);
-  } else {
-    proxy = storefrontProxy(grpcPort);
-    await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
-    origin = `http://127.0.0.1:${proxy.address().port}`;
-  }
+  // The gateway serves the storefront and proxies its grpc-web calls: one origin, as for shoppers.
+  const origin = `http://127.0.0.1:${gatewayPort}`;
+  await waitFor("the gateway serving the storefront", async () => {
+    const r = await get(`${origin}/`);
+    return r.status === 200 && r.body.includes('<div id="app">');
+  }, 30_000, child);
 
   // Node's fetch speaks grpc-web to the same origin the browser uses.
   const admin = createMandi({ baseUrl: origin });
@@ -162,7 +116,6 @@ export async function startShop(name, { browser: withBrowser = true } = {}) {
     browser,
     async stop() {
       await browser?.close().catch(() => {});
-      proxy?.close();
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
     },

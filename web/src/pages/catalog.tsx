@@ -273,7 +273,7 @@ export function Catalog({ url }: { url: URL }) {
       <ErrorBox message={error} />
       {loading ? (
         <Loading what="products" />
-      ) : (
+      ) : error && products.length === 0 ? null : (
         <>
           <p role="status" class="count">
             {total === 0n
