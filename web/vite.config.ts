@@ -1,11 +1,11 @@
 // The storefront calls grpc-web on its own origin (`/<package.Service>/<Method>`): in
 // production the gateway serves both this build and those calls. In `npm run dev` and
-// `vite preview` the same paths are proxied to a mandi-server (MANDI_API, default the
-// `make run` listener), so the code never needs CORS or a second origin.
+// `vite preview` the same paths are proxied to a gateway (MANDI_API, default the
+// `make run` one on 8080), so the code never needs CORS or a second origin.
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
-const api = process.env.MANDI_API ?? "http://127.0.0.1:50051";
+const api = process.env.MANDI_API ?? "http://127.0.0.1:8080";
 const proxy = { "^/mandi\\.[a-z]+\\.v1\\.": { target: api, changeOrigin: false } };
 
 export default defineConfig({
