@@ -13,7 +13,7 @@ use mandi_sdk::proto::mandi::shipping::v1::{
 };
 
 use crate::cli::{DeliveryCommand, DestinationArgs, QuoteArgs, SlotsArgs};
-use crate::commands::addresses::{default_saved, saved};
+use crate::commands::addresses::{default_saved, one_line, saved};
 use crate::commands::shipments::{
     self, SHIPMENT, destination_line, format_point, is_terminal, resolve, shipment_status,
     status_label,
@@ -282,16 +282,12 @@ async fn destination(ctx: &Context, args: &DestinationArgs) -> Result<(Address, 
         )
         .into());
     }
-    let saved = match args.address.as_deref() {
+    let address = match args.address.as_deref() {
         None | Some("default") => default_saved(ctx).await?,
         Some(id) => saved(ctx, id).await?,
     };
-    let label = format!(
-        "{} ({})",
-        saved.label,
-        crate::commands::addresses::one_line(&saved)
-    );
-    Ok((saved.postal_address.unwrap_or_default(), label))
+    let label = format!("{} ({})", address.label, one_line(&address));
+    Ok((address.postal_address.unwrap_or_default(), label))
 }
 
 // === track ===
