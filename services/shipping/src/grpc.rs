@@ -143,6 +143,11 @@ fn next_token<T, K: serde::Serialize>(
         .unwrap_or_default()
 }
 
+/// A required id of a request, or INVALID_ARGUMENT naming `field`.
+fn required_id(value: &str, field: &str) -> Result<Uuid, Status> {
+    parse_id(value, field).map_err(|v| to_status(ShippingError::Invalid(vec![v])))
+}
+
 fn finish(found: Violations) -> Result<(), Status> {
     found.finish().map_err(to_status)
 }
@@ -420,8 +425,7 @@ impl<S: ShippingStore> ShippingService for ShippingGrpc<S> {
         request: Request<pb::GetShipmentRequest>,
     ) -> Result<Response<pb::GetShipmentResponse>, Status> {
         let caller = caller(&request)?.clone();
-        let id = parse_id(&request.get_ref().shipment_id, "shipment_id")
-            .map_err(|v| to_status(ShippingError::Invalid(vec![v])))?;
+        let id = required_id(&request.get_ref().shipment_id, "shipment_id")?;
         let shipment = self.shipping.shipment(id).await.map_err(to_status)?;
         let rider = riding_as(&self.shipping, &caller).await?;
         may_see(&caller, rider.as_ref(), &shipment)?;
@@ -598,8 +602,7 @@ impl<S: ShippingStore> ShippingService for ShippingGrpc<S> {
         request: Request<pb::WatchShipmentRequest>,
     ) -> Result<Response<Self::WatchShipmentStream>, Status> {
         let caller = caller(&request)?.clone();
-        let id = parse_id(&request.get_ref().shipment_id, "shipment_id")
-            .map_err(|v| to_status(ShippingError::Invalid(vec![v])))?;
+        let id = required_id(&request.get_ref().shipment_id, "shipment_id")?;
         // Subscribed before the first read, so no change falls between the two.
         let changes = self.shipping.subscribe();
         let shipment = self.shipping.shipment(id).await.map_err(to_status)?;
@@ -653,8 +656,7 @@ impl<S: ShippingStore> ShippingService for ShippingGrpc<S> {
         request: Request<pb::GetRiderRequest>,
     ) -> Result<Response<pb::GetRiderResponse>, Status> {
         let caller = caller(&request)?.clone();
-        let id = parse_id(&request.get_ref().rider_id, "rider_id")
-            .map_err(|v| to_status(ShippingError::Invalid(vec![v])))?;
+        let id = required_id(&request.get_ref().rider_id, "rider_id")?;
         let rider = self.shipping.rider(id).await.map_err(to_status)?;
         access::may_see_rider(&caller, &rider)?;
         Ok(Response::new(pb::GetRiderResponse {
@@ -738,8 +740,7 @@ impl<S: ShippingStore> ShippingService for ShippingGrpc<S> {
         request: Request<pb::AcceptShipmentRequest>,
     ) -> Result<Response<pb::AcceptShipmentResponse>, Status> {
         let caller = caller(&request)?.clone();
-        let id = parse_id(&request.get_ref().shipment_id, "shipment_id")
-            .map_err(|v| to_status(ShippingError::Invalid(vec![v])))?;
+        let id = required_id(&request.get_ref().shipment_id, "shipment_id")?;
         let rider = access::own_rider(&self.shipping, &caller).await?;
         let shipment = self
             .shipping

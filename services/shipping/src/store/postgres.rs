@@ -69,6 +69,21 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The one document `sql` selects by `id`, if any.
+    async fn document_by<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        id: Uuid,
+    ) -> Result<Option<T>, ShippingError> {
+        sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .map(|row| document(&row))
+            .transpose()
+    }
 }
 
 /// Connection trouble is UNAVAILABLE (worth a retry); anything else the database refused
@@ -411,23 +426,13 @@ impl ShippingStore for PgStore {
     }
 
     async fn shipment(&self, id: Uuid) -> Result<Option<Shipment>, ShippingError> {
-        sqlx::query("SELECT body FROM shipments WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        self.document_by("SELECT body FROM shipments WHERE id = $1", id)
             .await
-            .map_err(db)?
-            .map(|row| document(&row))
-            .transpose()
     }
 
     async fn shipment_of_order(&self, order_id: Uuid) -> Result<Option<Shipment>, ShippingError> {
-        sqlx::query("SELECT body FROM shipments WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_optional(&self.pool)
+        self.document_by("SELECT body FROM shipments WHERE order_id = $1", order_id)
             .await
-            .map_err(db)?
-            .map(|row| document(&row))
-            .transpose()
     }
 
     async fn list_shipments(
@@ -525,23 +530,13 @@ impl ShippingStore for PgStore {
     }
 
     async fn rider(&self, id: Uuid) -> Result<Option<Rider>, ShippingError> {
-        sqlx::query("SELECT body FROM riders WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        self.document_by("SELECT body FROM riders WHERE id = $1", id)
             .await
-            .map_err(db)?
-            .map(|row| document(&row))
-            .transpose()
     }
 
     async fn rider_of_user(&self, user_id: Uuid) -> Result<Option<Rider>, ShippingError> {
-        sqlx::query("SELECT body FROM riders WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
+        self.document_by("SELECT body FROM riders WHERE user_id = $1", user_id)
             .await
-            .map_err(db)?
-            .map(|row| document(&row))
-            .transpose()
     }
 
     async fn list_riders(
