@@ -448,6 +448,14 @@ fn a_turned_down_shipment_goes_to_another_rider_who_collects_the_cash() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("stopped following"), "{said}");
 
+    // A reader that stops reading (`| head -3`) ends the tracker quietly too.
+    let mut head = asha.spawn(&["delivery", "track", &tracking_code]);
+    let head_lines = lines_of(&mut head);
+    read_until(&head_lines, &mut Vec::new(), |l| {
+        l.starts_with("delivery code ")
+    });
+    drop(head_lines);
+
     sita.mandi(&["rider", "accept", &tracking_code])
         .assert()
         .success();
@@ -466,6 +474,21 @@ fn a_turned_down_shipment_goes_to_another_rider_who_collects_the_cash() {
             .assert()
             .success();
     }
+    let deadline = Instant::now() + PATIENCE;
+    let ended = loop {
+        if let Some(status) = head.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "track kept writing to a closed pipe"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut head.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(ended.success(), "track on a closed pipe: {ended}: {said}");
+
     // Nobody home the first time; out again later.
     sita.mandi(&["rider", "fail", &tracking_code, "--note", "nobody home"])
         .assert()

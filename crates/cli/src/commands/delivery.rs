@@ -331,17 +331,18 @@ async fn follow(ctx: &Context, mut last: Shipment) -> Result<()> {
             match stream.message().await {
                 Ok(Some(message)) => {
                     attempts = 0;
-                    if ctx.json() {
-                        print_json(&to_json(
-                            &message,
-                            "mandi.shipping.v1.WatchShipmentResponse",
-                        )?);
+                    let lines = if ctx.json() {
+                        vec![
+                            to_json(&message, "mandi.shipping.v1.WatchShipmentResponse")?
+                                .to_string(),
+                        ]
                     } else {
-                        for line in view.lines(&message) {
-                            println!("{line}");
-                        }
+                        view.lines(&message)
+                    };
+                    if !emit(&lines)? {
+                        // Whoever read the output (`| head`, `| grep -m1`) has gone.
+                        return Ok(());
                     }
-                    let _ = std::io::stdout().flush();
                     if let Some(shipment) = message.shipment {
                         last = shipment;
                     }
@@ -377,6 +378,21 @@ async fn follow(ctx: &Context, mut last: Shipment) -> Result<()> {
                 Err(status) => return Err(shipments::error(ctx, "follow the delivery")(status)),
             }
         }
+    }
+}
+
+/// Writes lines to stdout at once (the command runs long, so nothing waits in a buffer);
+/// false when the reader closed the pipe, which ends the command quietly.
+fn emit(lines: &[String]) -> Result<bool> {
+    let mut out = std::io::stdout().lock();
+    let written = lines
+        .iter()
+        .try_for_each(|line| writeln!(out, "{line}"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write to standard output")),
     }
 }
 
