@@ -180,6 +180,16 @@ test("typing offers completions, and filters narrow the catalog: a category, the
     const names = await page.getByRole("list", { name: "Products" }).getByRole("heading").allInnerTexts();
     assert.ok(names.every((n) => /mango/i.test(n)), `not all mangoes: ${names}`);
 
+    // Top-level categories are one tap away.
+    await page.goto(shop.origin);
+    const chips = page.getByRole("navigation", { name: "Categories" });
+    await chips.getByRole("link", { name: "Dry fruits & nuts" }).click();
+    await page.waitForURL(/category=/);
+    assert.equal(await chips.getByRole("link", { name: "Dry fruits & nuts" }).getAttribute("aria-current"), "page");
+    await page.getByText(/^\d+ products?$/).waitFor();
+    const dry = parseInt(await page.getByText(/^\d+ products?$/).innerText(), 10);
+    assert.ok(dry > 0 && dry < all, `${dry} dry fruits of ${all} products`);
+
     await page.goto(shop.origin);
     await page.getByLabel("Organic only").check();
     await page.waitForURL(/organic=true/);

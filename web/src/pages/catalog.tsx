@@ -101,6 +101,7 @@ export function Catalog({ url }: { url: URL }) {
   const organic = triState(params.get("organic"));
   const local = triState(params.get("local"));
   const inSeason = triState(params.get("season"));
+  const inStock = triState(params.get("stock"));
   const maxPrice = params.get("max") ?? "";
   const sort = Number(params.get("sort") ?? ProductSortOrder.RELEVANCE);
 
@@ -127,6 +128,7 @@ export function Catalog({ url }: { url: URL }) {
         organic,
         local,
         inSeason,
+        inStock,
         maxPrice: maxPrice && max > 0 ? create(MoneySchema, { currencyCode: "INR", amountMinor: BigInt(max) }) : undefined,
       },
       sortOrder: sort,
@@ -225,6 +227,19 @@ export function Catalog({ url }: { url: URL }) {
         </datalist>
         <button type="submit">Search</button>
       </form>
+      <nav aria-label="Categories" class="chips">
+        <ul>
+          {cats
+            .filter((c) => !c.parentId)
+            .map((c) => (
+              <li key={c.id}>
+                <a href={`/?category=${c.id}`} aria-current={c.id === category ? "page" : undefined}>
+                  {c.displayName}
+                </a>
+              </li>
+            ))}
+        </ul>
+      </nav>
       <details class="filters" open={window.innerWidth > 700}>
         <summary>Filters and sorting</summary>
         <fieldset>
@@ -249,6 +264,10 @@ export function Catalog({ url }: { url: URL }) {
           <label class="check">
             <input type="checkbox" checked={local === true} onChange={(e) => apply({ local: (e.target as HTMLInputElement).checked ? "true" : "" })} />
             Local farms
+          </label>
+          <label class="check">
+            <input type="checkbox" checked={inStock === true} onChange={(e) => apply({ stock: (e.target as HTMLInputElement).checked ? "true" : "" })} />
+            In stock only
           </label>
           <label class="check">
             <input type="checkbox" checked={inSeason === true} onChange={(e) => apply({ season: (e.target as HTMLInputElement).checked ? "true" : "" })} />
