@@ -317,3 +317,21 @@ test("signing in merges what was added as a guest into the account's own cart", 
     assert.ok(await lines.getByText(carrot.displayName).isVisible());
     await screenshot(page, "merge-1-cart");
   }));
+
+test("a paid order can be cancelled from its page after one more question", () =>
+  withPage(shop.browser, PHONE, "cancel", async (page) => {
+    await searchAndAdd(page, "cancel");
+    await registerFromCart(page, "cancel", { line1: "21 Brigade Road" });
+    await payByCard(page, "5555 5555 5555 4444");
+    await page.getByRole("heading", { name: "Thank you! Your order is placed" }).waitFor({ timeout: 30_000 });
+    await page.getByRole("link", { name: "View your order" }).click();
+    await page.getByRole("button", { name: "Cancel order" }).click();
+    await page.getByText("Cancel this order? The payment goes back to your card.").waitFor();
+    await screenshot(page, "cancel-1-question");
+    await page.getByRole("button", { name: "Yes, cancel the order" }).click();
+    await page.getByText("Cancelled: cancelled by the shopper").waitFor();
+    assert.ok(await page.getByText("Cancelled", { exact: true }).isVisible());
+    assert.equal(await page.getByRole("button", { name: "Cancel order" }).count(), 0);
+    await page.getByText("This order was cancelled: nothing will be delivered.").waitFor();
+    await screenshot(page, "cancel-2-cancelled");
+  }));

@@ -3,8 +3,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { Code } from "@mandi/sdk";
 import { OrderStatus, type Order } from "@mandi/sdk/gen/mandi/order/v1/order_pb";
+import { PaymentMethod } from "@mandi/sdk/gen/mandi/payment/v1/payment_pb";
 import { ShipmentStatus, type Shipment } from "@mandi/sdk/gen/mandi/shipping/v1/shipping_pb";
-import { mandi } from "../api";
+import { mandi, requestId } from "../api";
 import { shopError } from "../errors";
 import { date, formatMoney, quantity, slotWindow } from "../format";
 import { navigate } from "../router";
@@ -181,6 +182,52 @@ function useShipmentId(order: Order | null | undefined): string {
   return id;
 }
 
+const CANCELLABLE = new Set([OrderStatus.CREATED, OrderStatus.PAYMENT_PENDING, OrderStatus.PAID]);
+
+/** Cancelling, asked once more before it is done; refunds and stock follow by events. */
+function CancelOrder({ order, onCancelled }: { order: Order; onCancelled: (o: Order) => void }) {
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  if (!CANCELLABLE.has(order.status)) return null;
+  async function cancel() {
+    setBusy(true);
+    setError("");
+    try {
+      const r = await mandi.order.cancelOrder({ orderId: order.id, reason: "cancelled by the shopper", requestId: requestId() });
+      if (r.order) onCancelled(r.order);
+      setAsking(false);
+    } catch (err) {
+      setError(shopError(err).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <div class="cancel">
+      <ErrorBox message={error} />
+      {asking ? (
+        <div role="group" aria-labelledby="cancel-question">
+          <p id="cancel-question">
+            Cancel this order?{" "}
+            {order.paymentMethod === PaymentMethod.CARD ? "The payment goes back to your card." : "Nothing is charged."}
+          </p>
+          <button type="button" onClick={cancel} disabled={busy}>
+            {busy ? "Cancelling…" : "Yes, cancel the order"}
+          </button>{" "}
+          <button type="button" class="secondary" onClick={() => setAsking(false)}>
+            Keep the order
+          </button>
+        </div>
+      ) : (
+        <button type="button" class="secondary" onClick={() => setAsking(true)}>
+          Cancel order
+        </button>
+      )}
+    </div>
+  );
+}
+
 export function OrderPage({ orderId }: { orderId: string }) {
   const [order, setOrder] = useState<Order | null | undefined>(undefined);
   const [error, setError] = useState("");
@@ -240,20 +287,23 @@ export function OrderPage({ orderId }: { orderId: string }) {
         <dt>Items</dt>
         <dd>{formatMoney(o.totals?.subtotal)}</dd>
         <dt>Delivery</dt>
-        <dd>{formatMoney(o.totals?.deliveryFee)}</dd>
+        <dd>{o.totals?.deliveryFee?.amountMinor === 0n ? "Free" : formatMoney(o.totals?.deliveryFee)}</dd>
         <dt>Tax</dt>
         <dd>{formatMoney(o.totals?.tax)}</dd>
         <dt>Total</dt>
         <dd class="total">{formatMoney(o.totals?.total)}</dd>
       </dl>
       {o.cancelReason && <p class="warn">Cancelled: {o.cancelReason}</p>}
+      <CancelOrder order={o} onCancelled={setOrder} />
       <h2>Delivery</h2>
       <p>
         To {o.destination?.recipientName}, {o.destination?.address?.line1}, {o.destination?.address?.city}
         {slot?.startTime ? ` · ${slotWindow(slot.startTime, slot.endTime)}` : ""}
       </p>
       <div aria-live="polite" class="tracking">
-        {tracking.kind === "waiting" ? (
+        {o.status === OrderStatus.CANCELLED || o.status === OrderStatus.REFUNDED ? (
+          <p role="status">This order was cancelled: nothing will be delivered.</p>
+        ) : tracking.kind === "waiting" ? (
           <Loading what="tracking" />
         ) : tracking.kind === "none" ? (
           <p role="status">{tracking.message}</p>
