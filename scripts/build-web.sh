@@ -19,7 +19,7 @@ install() {
 install "$root/sdk/ts"
 install "$root/web"
 [ -x "$root/tools/node_modules/.bin/buf" ] || "$root/scripts/install-tools.sh"
-(cd "$root/sdk/ts" && "$root/tools/node_modules/.bin/buf" generate)
+(cd "$root/sdk/ts" && "$root/tools/node_modules/.bin/buf" generate && node_modules/.bin/tsc -p .)
 (cd "$root/web" && "$root/sdk/ts/node_modules/.bin/tsc" -p . && npx --no-install vite build --logLevel warn)
 # The same SDK as one ES module for Node: the browser tests stock products through it.
 (cd "$root/web" && npx --no-install vite build --config e2e/sdk.vite.config.mjs)
