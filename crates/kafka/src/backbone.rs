@@ -111,6 +111,15 @@ impl EventPublisher for Publisher {
         key: &str,
         envelope: EventEnvelope,
     ) -> Result<(), PublishError> {
+        // An injected failure (`publish_failure_rate`) looks like a broker that is down:
+        // an outbox keeps the row and its relay tries again.
+        if mandi_runtime::faults::global().fail_publish() {
+            return Err(PublishError::Failed {
+                topic: topic.to_owned(),
+                event_id: envelope.event_id,
+                source: "injected fault: publish failed".into(),
+            });
+        }
         match self {
             Publisher::InProcess(publisher) => publisher.publish(topic, key, envelope).await,
             Publisher::Kafka(publisher) => publisher.publish(topic, key, envelope).await,

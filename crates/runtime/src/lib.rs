@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod events;
+pub mod faults;
 pub mod metrics;
 pub mod observe;
 pub mod outbox;

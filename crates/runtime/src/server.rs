@@ -19,6 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{AuthLayer, Policies, Policy, TokenVerifier};
 use crate::config::{ConfigError, Env};
+use crate::faults::{FaultLayer, FaultsConfig};
 use crate::metrics::GrpcMetrics;
 use crate::observe::ObserveLayer;
 use crate::shed::ShedLayer;
@@ -90,6 +91,8 @@ pub struct ServerConfig {
     pub drain_delay: Duration,
     /// TLS, when `MANDI_TLS__CERT_FILE` is set (see [`TlsMaterial::from_env`]).
     pub tls: Option<TlsMaterial>,
+    /// Fault injection: allowed or not by profile, and a spec to start with.
+    pub faults: FaultsConfig,
 }
 
 impl ServerConfig {
@@ -121,6 +124,7 @@ impl ServerConfig {
             cors_origins,
             drain_delay: env.duration_or("MANDI_SERVER__DRAIN_DELAY", Duration::ZERO)?,
             tls: TlsMaterial::from_env(env)?,
+            faults: FaultsConfig::from_env(env)?,
         })
     }
 }
@@ -134,6 +138,7 @@ pub async fn serve(
     admin_listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    crate::faults::install(&config.faults).context("cannot apply the fault spec")?;
     let (health, health_service) = tonic_health::server::health_reporter();
     let service_names: Vec<&'static str> = modules.iter().map(|m| m.service_name).collect();
     let metrics = GrpcMetrics::new(
@@ -154,7 +159,8 @@ pub async fn serve(
     let mut routes = reflection_routes(&service_names)?;
     routes.add_service(health_service);
     let ready = Arc::new(AtomicBool::new(true));
-    let mut admin_router = admin_routes(metrics.clone(), ready.clone());
+    let mut admin_router =
+        admin_routes(metrics.clone(), ready.clone()).merge(crate::faults::admin_routes());
     for module in modules {
         policies.add(module.service_name, module.policies);
         (module.register)(&mut routes);
@@ -178,6 +184,8 @@ pub async fn serve(
         .layer(ObserveLayer::new(metrics))
         // Refuse work beyond the limit at once (UNAVAILABLE) instead of queueing it.
         .layer(ShedLayer::new(config.concurrency_limit))
+        // Injected latency and errors (off unless set), seen by metrics like real ones.
+        .layer(FaultLayer)
         // Innermost: handlers only ever see authenticated, authorized calls.
         .layer(AuthLayer::new(policies, verifier))
         .add_routes(routes.routes());

@@ -140,6 +140,13 @@ impl Gateway for SandboxGateway {
             })
         };
         match digits {
+            // A decline injected by the fault flags (`payment_decline_rate`) turns an
+            // approval into the plain card-declined answer, as a real issuer would.
+            test_cards::APPROVED | test_cards::APPROVED_MASTERCARD
+                if mandi_runtime::faults::global().decline_payment() =>
+            {
+                declined(FailureReason::CardDeclined, "your card was declined")
+            }
             test_cards::APPROVED | test_cards::APPROVED_MASTERCARD => Ok(Authorization::Approved {
                 reference: sandbox_id("pi"),
                 card: stored,
