@@ -309,6 +309,8 @@ test("signing in merges what was added as a guest into the account's own cart", 
     await page.getByLabel("Email").fill(address);
     await page.getByLabel("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Sign in" }).click();
+    // Signed in, back where the shopper came from, with both lines.
+    await page.waitForURL(/\/products\/alphonso-mango$/);
     await page.getByRole("link", { name: /^Cart, 2 items$/ }).waitFor();
     assert.equal(await page.evaluate(() => localStorage.getItem("mandi.guestCartId")), null);
     await page.getByRole("link", { name: /^Cart,/ }).click();
@@ -334,4 +336,34 @@ test("a paid order can be cancelled from its page after one more question", () =
     assert.equal(await page.getByRole("button", { name: "Cancel order" }).count(), 0);
     await page.getByText("This order was cancelled: nothing will be delivered.").waitFor();
     await screenshot(page, "cancel-2-cancelled");
+  }));
+
+test("an address outside every delivery zone is told so at the slots and when ordering", () =>
+  withPage(shop.browser, PHONE, "unserviceable", async (page) => {
+    await page.goto(`${shop.origin}/register?next=/products/ooty-carrot`);
+    await page.getByLabel("Name").fill("Lakshmi Nair");
+    await page.getByLabel("Email").fill(email("zone"));
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByRole("heading", { level: 1, name: carrot.displayName }).waitFor();
+    await page.getByRole("button", { name: "Add to cart" }).click();
+    await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
+    await page.goto(`${shop.origin}/checkout`);
+    // Chennai: no demo delivery zone covers it.
+    await page.getByLabel("House and street").fill("4 Beach Road");
+    await page.getByLabel("City").fill("Chennai");
+    await page.getByLabel("PIN code").fill("600001");
+    await page.getByLabel("Phone").fill("+919812345678");
+    await page.getByRole("button", { name: "Use this address" }).click();
+    const slots = page.getByRole("group", { name: "Delivery slot" });
+    await slots.getByText("We don't deliver to that address yet.").waitFor();
+    assert.equal(await slots.getByRole("radio").count(), 0);
+
+    await page.getByLabel("Card number").fill("4242424242424242");
+    await page.getByLabel("Expiry (MM/YY)").fill("12/30");
+    await page.getByRole("button", { name: "Place order" }).click();
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /We don't deliver to that address yet/);
+    await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
+    await screenshot(page, "unserviceable-1-checkout");
   }));

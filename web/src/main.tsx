@@ -14,6 +14,9 @@ import "./style.css";
 
 function Header() {
   const { user, cart, signOut } = useShop();
+  const url = useLocation();
+  // Signing in brings the shopper back to the page they were on.
+  const here = url.pathname === "/login" || url.pathname === "/register" ? "/" : url.pathname + url.search;
   const count = cart?.itemCount ?? 0;
   return (
     <header class="top">
@@ -49,7 +52,7 @@ function Header() {
             </>
           ) : (
             <li>
-              <a href="/login">Sign in</a>
+              <a href={`/login?next=${encodeURIComponent(here)}`}>Sign in</a>
             </li>
           )}
         </ul>
@@ -68,8 +71,11 @@ function Routes() {
   if (path === "/" || path === "/search") return <Catalog url={url} />;
   if ((m = path.match(/^\/products\/([^/]+)$/))) return <ProductPage key={m[1]} idOrSlug={decodeURIComponent(m[1])} />;
   if (path === "/cart") return <CartPage />;
-  if (path === "/login") return <Login next={url.searchParams.get("next") ?? "/"} />;
-  if (path === "/register") return <Register next={url.searchParams.get("next") ?? "/"} />;
+  // Only a path of this shop may follow a sign-in, never another site.
+  const next = url.searchParams.get("next") ?? "/";
+  const safeNext = next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  if (path === "/login") return <Login next={safeNext} />;
+  if (path === "/register") return <Register next={safeNext} />;
   if (path === "/account/addresses") return <Addresses />;
   if (path === "/checkout") return <CheckoutPage />;
   if (path === "/orders") return <Orders />;

@@ -270,7 +270,8 @@ export function CheckoutPage() {
     } catch (err) {
       const s = shopError(err);
       setError(s.message);
-      setFields(s.fields);
+      // The service names the saved address by its field; the form shows it at the list.
+      setFields({ ...s.fields, address: s.fields.address_id ?? "" });
     } finally {
       setBusy(false);
     }
