@@ -155,7 +155,8 @@ export async function stock(admin, productId, quantity) {
 
 /**
  * Saves a full-page screenshot under artifacts/, after checking the page's basic
- * accessibility: every control has an accessible name and there is one h1.
+ * accessibility: every control has an accessible name, there is one h1, and the page is
+ * no wider than the window.
  */
 export async function screenshot(page, name) {
   const problems = await page.evaluate(() => {
@@ -171,6 +172,9 @@ export async function screenshot(page, name) {
     for (const img of document.querySelectorAll("img:not([alt])")) out.push(`image without alt: ${img.src}`);
     const h1 = document.querySelectorAll("h1").length;
     if (h1 !== 1) out.push(`${h1} h1 headings`);
+    // Nothing may push the page sideways, least of all on a phone.
+    const wide = document.documentElement.scrollWidth;
+    if (wide > window.innerWidth) out.push(`the page is ${wide}px wide in a ${window.innerWidth}px window`);
     return out;
   });
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
