@@ -162,6 +162,10 @@ test("a declined card says so in plain words on a phone, and nothing is ordered"
 test("typing offers completions, and filters narrow the catalog: a category, then organic only", () =>
   withPage(shop.browser, DESKTOP, "filters", async (page) => {
     await page.goto(shop.origin);
+    // The first Tab offers to skip the menu.
+    await page.getByRole("navigation", { name: "Categories" }).getByRole("link").first().waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
     await page.getByRole("combobox", { name: "Search products" }).pressSequentially("alph");
     await page.locator("#suggestions option").first().waitFor({ state: "attached" });
     const offered = await page.locator("#suggestions option").evaluateAll((os) => os.map((o) => o.value));
@@ -217,10 +221,17 @@ test("service errors read as sentences: field violations name the field, wrong p
     assert.equal(await page.getByLabel("Email").getAttribute("aria-invalid"), "true");
     await screenshot(page, "errors-1-register");
 
+    // By keyboard alone: a new page puts focus on its title (screen readers announce it),
+    // the next Tab is the form's first field, and Enter sends it.
     await page.goto(`${shop.origin}/login`);
-    await page.getByLabel("Email").fill("nobody@example.com");
-    await page.getByLabel("Password").fill("wrong password");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), "H1");
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "email");
+    await page.keyboard.type("nobody@example.com");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("wrong password");
+    await page.keyboard.press("Enter");
     await page.getByRole("alert").waitFor();
     assert.match(await page.getByRole("alert").innerText(), /That email and password don't match/);
     await screenshot(page, "errors-2-login");
