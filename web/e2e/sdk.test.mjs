@@ -39,6 +39,22 @@ test("a refused access token is renewed with the refresh token once, and the cal
   assert.notEqual(renewed.refreshToken, first.refreshToken);
 });
 
+test("calls refused at the same time share one refresh, so the rotating refresh token is not reused", async () => {
+  const sessions = memorySessionStore();
+  let expired = 0;
+  const mandi = createMandi({ baseUrl: shop.origin, sessions, onSessionExpired: () => expired++ });
+  const { email, password } = await newUser(mandi);
+  const first = await mandi.login(email, password);
+  sessions.set({ ...first, accessToken: "not-a-token" });
+
+  // A second use of a spent refresh token would revoke the whole sign-in.
+  const answers = await Promise.all([1, 2, 3, 4].map(() => mandi.identity.getCurrentUser({})));
+
+  assert.ok(answers.every((a) => a.user.email === email));
+  assert.equal(expired, 0);
+  await mandi.identity.getCurrentUser({});
+});
+
 test("an access token about to expire is renewed before the call", async () => {
   const sessions = memorySessionStore();
   const mandi = createMandi({ baseUrl: shop.origin, sessions });

@@ -116,7 +116,7 @@ export function createMandi(options: MandiOptions): Mandi {
   // Refresh calls go through a transport without the auth interceptor: no recursion.
   const plainIdentity = createClient(IdentityService, createGrpcWebTransport(base));
 
-  // One refresh at a time: concurrent 401s wait for the same renewal, because refresh
+  // One refresh at a time: calls refused together wait for the same renewal, because refresh
   // tokens rotate and a second use of the old one would revoke the whole sign-in.
   let refreshing: Promise<Session | null> | null = null;
   function refresh(stale: Session): Promise<Session | null> {
