@@ -78,7 +78,11 @@ pub async fn run_in_process<H: EventHandler>(
             envelope: published.envelope,
             headers: published.headers,
         };
-        match attempt(handler, &event, settings).await {
+        let verdict = attempt(handler, &event, settings).await;
+        // What is still queued on the bus for this consumer (other topics' events too: it
+        // reads them all to pick its own).
+        mandi_runtime::metrics::consumer_lag(&settings.group_id, events.len() as u64);
+        match verdict {
             Verdict::Handled => report.handled += 1,
             Verdict::GiveUp(reason) => {
                 tracing::warn!(%reason, topic = %event.topic, event_id = %event.envelope.event_id, "event dead-lettered");

@@ -15,7 +15,8 @@ use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::types::RDKafkaErrorCode;
 
-use mandi_runtime::events::continue_trace;
+use mandi_runtime::events::{age, continue_trace};
+use mandi_runtime::metrics;
 use tracing::Instrument as _;
 
 use crate::headers;
@@ -258,19 +259,37 @@ pub(crate) async fn attempt<H: EventHandler>(
     let attempts = settings.max_attempts.max(1);
     let mut backoff = settings.first_backoff;
     let mut attempt = 1;
+    let event_type = event.envelope.r#type.as_str();
+    // Named `process <Event>` (the OpenTelemetry messaging convention) with the group, so a
+    // trace shows which service consumed what.
     let span = tracing::info_span!(
         "event.handle",
-        event_type = %event.envelope.r#type,
+        otel.name = format!(
+            "process {}",
+            event_type.rsplit('.').next().unwrap_or(event_type)
+        ),
+        otel.kind = "consumer",
+        messaging.consumer.group.name = %settings.group_id,
+        messaging.destination.name = %event.topic,
+        event_type = %event_type,
         event_id = %event.envelope.event_id
     );
     continue_trace(&span, &event.headers);
+    let finished = |result| {
+        metrics::event_consumed(&settings.group_id, event_type, result, age(&event.envelope));
+    };
     loop {
         match handler.handle(event).instrument(span.clone()).await {
-            Ok(()) => return Verdict::Handled,
+            Ok(()) => {
+                finished("handled");
+                return Verdict::Handled;
+            }
             Err(HandlingError::Reject(reason)) => {
+                finished("dead_lettered");
                 return Verdict::GiveUp(format!("rejected: {reason}"));
             }
             Err(HandlingError::Retry(reason)) if attempt >= attempts => {
+                finished("dead_lettered");
                 return Verdict::GiveUp(format!("failed after {attempts} attempts: {reason}"));
             }
             Err(HandlingError::Retry(reason)) => {

@@ -116,6 +116,16 @@ pub fn envelope(
     }
 }
 
+/// How long ago the event in `envelope` happened (zero when its time is missing or ahead of
+/// this clock): the lag of whoever handles it now.
+pub fn age(envelope: &EventEnvelope) -> std::time::Duration {
+    envelope
+        .occur_time
+        .and_then(|t| SystemTime::try_from(t).ok())
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .unwrap_or_default()
+}
+
 /// The fully qualified protobuf name of a payload (`mandi.events.v1.StockLow`).
 pub fn payload_type(payload: &Payload) -> &'static str {
     match payload {

@@ -1,4 +1,12 @@
-//! Prometheus metrics: rate, errors and duration (RED) per gRPC method.
+//! Prometheus metrics: rate, errors and duration (RED) per gRPC method, and the domain
+//! metrics of [`domain`] (sagas, outbox, consumers, reservations, cache) beside them.
+
+mod domain;
+
+pub use domain::{
+    cache_lookup, checkout_outcome, checkout_step, consumer_lag, event_consumed, reservation,
+};
+pub(crate) use domain::{outbox_failed, outbox_pass, outbox_published};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -61,6 +69,7 @@ impl GrpcMetrics {
             "Time to the response headers of gRPC calls, by method",
             latency.clone(),
         );
+        domain::register(&mut registry);
         Arc::new(Self {
             known_services: known_services.into_iter().collect(),
             registry,

@@ -11,13 +11,14 @@
 //! held for the batch).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mandi_sdk::proto::mandi::events::v1::EventEnvelope;
 use tracing::Instrument as _;
 
-use crate::events::{EventPublisher, continue_trace, publish_envelope};
+use crate::events::{EventPublisher, age, continue_trace, publish_envelope};
+use crate::metrics;
 
 /// The longest wait between relay passes while publishing keeps failing.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -79,6 +80,8 @@ pub struct Relay<S, P> {
     store: S,
     publisher: P,
     batch: usize,
+    /// The producer of the records seen last, to report an emptied outbox under.
+    producer: Mutex<Option<String>>,
 }
 
 impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
@@ -88,6 +91,7 @@ impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
             store,
             publisher,
             batch: batch.max(1),
+            producer: Mutex::new(None),
         }
     }
 
@@ -96,17 +100,50 @@ impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
         let mut pass = RelayPass::default();
         loop {
             let records = self.store.pending(self.batch).await?;
+            self.report_lag(&records);
             if records.is_empty() {
                 return Ok(pass);
             }
+            let mut left = records.len();
             for record in records {
+                let producer = record.envelope.producer.as_str();
                 if let Err(error) = self.publish(&record).await {
                     tracing::warn!(%error, sequence = record.sequence, "outbox record not published; retrying later");
+                    metrics::outbox_failed(producer);
+                    metrics::outbox_pass(producer, left, age(&record.envelope));
                     pass.stalled = true;
                     return Ok(pass);
                 }
                 self.store.mark_sent(record.sequence).await?;
+                metrics::outbox_published(producer, age(&record.envelope));
+                left -= 1;
                 pass.published += 1;
+            }
+        }
+    }
+
+    /// Sets the outbox lag gauges from the records a pass found; an empty outbox reports
+    /// zeros under the producer seen last (none before the first record).
+    fn report_lag(&self, records: &[OutboxRecord]) {
+        let mut producer = self
+            .producer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match records.first() {
+            Some(oldest) => {
+                if producer.as_deref() != Some(oldest.envelope.producer.as_str()) {
+                    *producer = Some(oldest.envelope.producer.clone());
+                }
+                metrics::outbox_pass(
+                    &oldest.envelope.producer,
+                    records.len(),
+                    age(&oldest.envelope),
+                );
+            }
+            None => {
+                if let Some(producer) = producer.as_deref() {
+                    metrics::outbox_pass(producer, 0, Duration::ZERO);
+                }
             }
         }
     }
@@ -154,7 +191,6 @@ impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use mandi_sdk::proto::mandi::events::v1::OrderStatusChanged;

@@ -1,12 +1,17 @@
-//! Logs (JSON or pretty) and, when an OTLP endpoint is configured, trace export through
-//! tracing-opentelemetry with W3C trace context taken from incoming calls.
+//! Logs (JSON or pretty) and traces through tracing-opentelemetry, with W3C trace context
+//! taken from incoming calls. Spans always get OpenTelemetry ids (so trace context flows on
+//! to the calls and events they cause, and JSON log lines written inside a span carry its
+//! `trace_id` and `span_id`); they leave the process only when an OTLP endpoint is set.
 
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -88,6 +93,7 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
             .with_writer(std::io::stderr)
             .json()
             .with_current_span(true)
+            .map_event_format(WithTraceIds)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
@@ -95,21 +101,24 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
             .boxed(),
     };
     let provider = match &config.otlp_endpoint {
-        Some(endpoint) => Some(otlp_provider(endpoint, &config.service_name)?),
-        None => None,
+        Some(endpoint) => otlp_provider(endpoint, &config.service_name)?,
+        // No exporter: spans still get ids to propagate and to log, then are dropped.
+        None => SdkTracerProvider::builder()
+            .with_resource(resource(&config.service_name))
+            .build(),
     };
     // Each output has its own filter: quiet logs must not silence exported traces.
-    let otel = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("mandi"))
-            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
-    });
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("mandi"))
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
         .with(otel)
         .try_init()?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard {
+        provider: Some(provider),
+    })
 }
 
 fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracerProvider> {
@@ -117,13 +126,53 @@ fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracer
         .with_tonic()
         .with_endpoint(endpoint)
         .build()?;
-    let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name(service_name.to_owned())
-        .build();
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(resource)
+        .with_resource(resource(service_name))
         .build())
+}
+
+fn resource(service_name: &str) -> opentelemetry_sdk::Resource {
+    opentelemetry_sdk::Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .build()
+}
+
+/// The trace and span id of the current span, when it has a valid OpenTelemetry context.
+fn current_ids() -> Option<(TraceId, SpanId)> {
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let ids = span.span_context();
+    ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
+}
+
+/// Puts `trace_id` and `span_id` first in every JSON line written inside a traced span, so
+/// a log search can jump to the trace and back (the JSON formatter knows only tracing's
+/// own span ids).
+struct WithTraceIds<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for WithTraceIds<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        match (current_ids(), line.strip_prefix('{')) {
+            (Some((trace_id, span_id)), Some(rest)) => write!(
+                writer,
+                "{{\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\",{rest}"
+            ),
+            _ => writer.write_str(&line),
+        }
+    }
 }
 
 /// Makes `span` a child of the caller's trace when the request carries `traceparent`.

@@ -118,7 +118,9 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
 
     /// The category tree, from the cache when it holds it.
     pub async fn tree(&self) -> Result<CategoryTree, CatalogError> {
-        if let Some(categories) = self.cache.categories().await {
+        let cached = self.cache.categories().await;
+        mandi_runtime::metrics::cache_lookup("categories", cached.is_some());
+        if let Some(categories) = cached {
             return Ok(CategoryTree::new(categories));
         }
         let categories = self.store.categories().await?;
@@ -130,7 +132,9 @@ impl<S: CatalogStore, C: CatalogCache> Catalog<S, C> {
 
     /// One product the viewer may see.
     pub async fn product(&self, viewer: &Viewer, id: Uuid) -> Result<Product, CatalogError> {
-        let product = match self.cache.product(id).await {
+        let cached = self.cache.product(id).await;
+        mandi_runtime::metrics::cache_lookup("product", cached.is_some());
+        let product = match cached {
             Some(product) => product,
             None => {
                 let product = self

@@ -232,9 +232,14 @@ impl<S: CheckoutStore> Orchestrator<S> {
         let Some(mut saga) = self.store.get(id).await? else {
             return Ok(());
         };
+        // Counted once, by the run that saw it end.
+        let ends_here = !saga.state.is_terminal();
         loop {
             match saga.state {
                 State::Completed | State::Failed => {
+                    if ends_here {
+                        count_outcome(&saga);
+                    }
                     self.forget(id);
                     return Ok(());
                 }
@@ -287,6 +292,7 @@ impl<S: CheckoutStore> Orchestrator<S> {
                 Ok(Ok(note)) => {
                     saga.finish(step, note, now());
                     self.save(saga).await?;
+                    mandi_runtime::metrics::checkout_step(step.name(), "done");
                     if self.settings.crash_after == Some(step) {
                         tracing::error!(checkout = %saga.id, step = step.name(), "test crash point reached: exiting");
                         std::process::exit(CRASH_EXIT_CODE);
@@ -420,4 +426,19 @@ fn payment_failure(
     let mut failure = Failure::new(reason, message, state);
     failure.payment_failure_reason = payment_reason;
     failure
+}
+
+/// Counts a saga that just ended in the checkout metrics: completed, or failed with its
+/// reason (the funnel's last stage).
+fn count_outcome(saga: &Saga) {
+    match (saga.state, &saga.failure) {
+        (State::Completed, _) => mandi_runtime::metrics::checkout_outcome("completed", ""),
+        (_, failure) => mandi_runtime::metrics::checkout_outcome(
+            "failed",
+            &failure
+                .as_ref()
+                .map(|f| format!("{:?}", f.reason))
+                .unwrap_or_default(),
+        ),
+    }
 }

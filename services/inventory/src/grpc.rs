@@ -3,6 +3,8 @@
 
 mod access;
 mod convert;
+#[cfg(test)]
+mod fuzz;
 mod idempotency;
 mod policy;
 mod status;
@@ -672,11 +674,16 @@ impl<S: InventoryStore, P: EventPublisher, O: ProductOwners>
             .is_some();
         let products: Vec<Uuid> = reserve.lines.iter().map(|l| l.product_id).collect();
         let before = self.watch.before(&products).await;
-        let reservation = self
-            .store
-            .reserve(&reserve, Utc::now())
-            .await
-            .map_err(to_status)?;
+        let reserved = self.store.reserve(&reserve, Utc::now()).await;
+        mandi_runtime::metrics::reservation(match &reserved {
+            Ok(_) => "reserved",
+            Err(InventoryError::InsufficientStock(_)) => "insufficient_stock",
+            Err(InventoryError::ReservationExists { .. }) => "reservation_exists",
+            Err(InventoryError::ReservationClosed { .. }) => "reservation_closed",
+            Err(InventoryError::Invalid(_)) => "invalid",
+            Err(_) => "error",
+        });
+        let reservation = reserved.map_err(to_status)?;
         if !existed {
             self.watch.events().reserved(&reservation).await;
             self.watch.after(before).await;

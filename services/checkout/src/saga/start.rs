@@ -135,7 +135,12 @@ impl<S: CheckoutStore> Orchestrator<S> {
             .create(&saga, self.owner, self.lease_until())
             .await?
         {
-            Created::New(saga) => saga,
+            Created::New(saga) => {
+                if matches!(saga.state, State::Failed) {
+                    super::count_outcome(&saga);
+                }
+                saga
+            }
             Created::Existing(existing) => return self.existing(existing, new, user, bearer),
         };
         if !saga.state.is_terminal() {
