@@ -519,7 +519,7 @@ async fn a_checkout_is_delivered_and_the_order_follows(extra: Vec<(&'static str,
     .unwrap();
     order_reaches(&customer, &order_id, OrderStatus::Delivered).await;
 
-    let history: Vec<i32> = customer
+    let order = customer
         .order()
         .get_order(GetOrderRequest {
             order_id: order_id.clone(),
@@ -528,11 +528,12 @@ async fn a_checkout_is_delivered_and_the_order_follows(extra: Vec<(&'static str,
         .unwrap()
         .into_inner()
         .order
-        .unwrap()
-        .status_history
-        .iter()
-        .map(|c| c.to_status)
-        .collect();
+        .unwrap();
+    assert_eq!(
+        order.shipment_id, shipment.id,
+        "the order names its shipment"
+    );
+    let history: Vec<i32> = order.status_history.iter().map(|c| c.to_status).collect();
     let tail: Vec<i32> = [
         OrderStatus::Paid,
         OrderStatus::Packed,

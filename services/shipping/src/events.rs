@@ -160,8 +160,11 @@ impl<S: ShippingStore, O: Orders> EventReactor<S, O> {
         };
         let order_id = Uuid::parse_str(&change.order_id)
             .map_err(|_| ShippingError::invalid("order_id", "is not a UUID"))?;
-        let reason = format!("shipment {}", change.shipment_id);
-        self.orders.advance(order_id, step, &reason, event_id).await
+        let shipment_id = Uuid::parse_str(&change.shipment_id)
+            .map_err(|_| ShippingError::invalid("shipment_id", "is not a UUID"))?;
+        self.orders
+            .advance(order_id, step, shipment_id, event_id)
+            .await
     }
 }
 

@@ -4,6 +4,8 @@
 
 mod access;
 pub(crate) mod convert;
+#[cfg(test)]
+mod fuzz;
 mod status;
 mod watch;
 
@@ -281,7 +283,8 @@ impl<S: ShippingStore> ShippingService for ShippingGrpc<S> {
         let order_id = found.take(parse_id(&message.order_id, "order_id"));
         let ttl = match &message.ttl {
             None => self.shipping.default_hold(),
-            Some(ttl) => Duration::seconds(ttl.seconds),
+            // Out of TimeDelta's range is as wrong as any other value outside the bounds.
+            Some(ttl) => Duration::try_seconds(ttl.seconds).unwrap_or(Duration::MAX),
         };
         found.check(
             (Duration::minutes(1)..=Duration::hours(1)).contains(&ttl),

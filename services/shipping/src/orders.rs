@@ -50,6 +50,15 @@ impl OrderStep {
         }
     }
 
+    /// Why, for the order's history.
+    fn reason(self) -> &'static str {
+        match self {
+            OrderStep::Packed => "a rider is on the way: packed for pickup",
+            OrderStep::Shipped => "picked up by the rider",
+            OrderStep::Delivered => "delivered to the customer",
+        }
+    }
+
     /// The steps up to and including this one, in order.
     fn path(self) -> &'static [OrderStep] {
         match self {
@@ -69,14 +78,15 @@ pub trait Orders: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<PaidOrder>, ShippingError>> + Send;
 
     /// Moves the order to `step`, through the steps before it it has not reached (so a
-    /// late or repeated event is harmless); `key` makes each move idempotent. An order not
+    /// late or repeated event is harmless), recording the shipment on the order; `key`
+    /// makes each move idempotent. An order not
     /// yet PAID is [`ShippingError::Peer`] (retried: checkout marks it PAID moments after
     /// payment); one past `step`, or cancelled, is left alone.
     fn advance(
         &self,
         order_id: Uuid,
         step: OrderStep,
-        reason: &str,
+        shipment_id: Uuid,
         key: &str,
     ) -> impl Future<Output = Result<(), ShippingError>> + Send;
 }
@@ -128,20 +138,27 @@ impl Orders for SdkOrders {
         &self,
         order_id: Uuid,
         step: OrderStep,
-        reason: &str,
+        shipment_id: Uuid,
         key: &str,
     ) -> Result<(), ShippingError> {
         let client = self.login.client().await.map_err(|s| status_error(&s))?;
-        let order = client
+        let order = match client
             .order()
             .get_order(GetOrderRequest {
                 order_id: order_id.to_string(),
             })
             .await
-            .map_err(|s| status_error(&s))?
-            .into_inner()
-            .order
-            .ok_or_else(|| peer("GetOrder returned no order"))?;
+        {
+            Ok(reply) => reply
+                .into_inner()
+                .order
+                .ok_or_else(|| peer("GetOrder returned no order"))?,
+            // Not an order of this marketplace: nothing to move, and no use retrying.
+            Err(status) if status.code() == Code::NotFound => {
+                return Err(ShippingError::NotFound(format!("order {order_id}")));
+            }
+            Err(status) => return Err(status_error(&status)),
+        };
         let current = OrderStatus::try_from(order.status).unwrap_or_default();
         for next in remaining(current, step)? {
             client
@@ -149,7 +166,8 @@ impl Orders for SdkOrders {
                 .update_order_status(UpdateOrderStatusRequest {
                     order_id: order_id.to_string(),
                     status: next.status().into(),
-                    reason: reason.to_owned(),
+                    reason: next.reason().to_owned(),
+                    shipment_id: shipment_id.to_string(),
                     request_id: step_key(key, *next),
                     ..UpdateOrderStatusRequest::default()
                 })
@@ -256,7 +274,7 @@ impl Orders for MemoryOrders {
         &self,
         order_id: Uuid,
         step: OrderStep,
-        _reason: &str,
+        _shipment_id: Uuid,
         _key: &str,
     ) -> Result<(), ShippingError> {
         let mut orders = self.orders.lock().map_err(|_| peer("poisoned"))?;

@@ -20,10 +20,15 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the range a protobuf
+/// Timestamp may hold. Within it, adding days or hours to an instant cannot overflow.
+const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
 /// The instant of a proto timestamp, or a violation naming `field`.
 pub fn instant(ts: &prost_types::Timestamp, field: &str) -> Result<DateTime<Utc>, Violation> {
     u32::try_from(ts.nanos)
         .ok()
+        .filter(|nanos| *nanos < 1_000_000_000 && TIMESTAMP_SECONDS.contains(&ts.seconds))
         .and_then(|nanos| DateTime::from_timestamp(ts.seconds, nanos))
         .ok_or_else(|| violation(field, "is not a valid timestamp"))
 }
