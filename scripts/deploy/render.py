@@ -67,6 +67,8 @@ def common_config():
             "MANDI_SERVER__REQUEST_TIMEOUT": f"{mesh.REQUEST_TIMEOUT_S}s",
             "MANDI_SERVER__DRAIN_DELAY": f"{mesh.DRAIN_DELAY_S}s",
             "MANDI_KAFKA__PARTITIONS": "3",
+            # Traces go to the collector of k8s/observability (apply it first).
+            "MANDI_OTLP__ENDPOINT": "http://otel-collector.observability:4317",
         },
     }
 
