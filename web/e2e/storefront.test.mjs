@@ -316,7 +316,7 @@ test("signing in merges what was added as a guest into the account's own cart", 
     assert.ok(await page.evaluate(() => localStorage.getItem("mandi.guestCartId")));
 
     // Signing in brings both together and forgets the guest cart.
-    await page.getByRole("link", { name: "Sign in" }).click();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sign in" }).click();
     await page.getByLabel("Email").fill(address);
     await page.getByLabel("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -377,4 +377,34 @@ test("an address outside every delivery zone is told so at the slots and when or
     assert.match(await page.getByRole("alert").innerText(), /We don't deliver to that address yet/);
     await page.getByRole("link", { name: /^Cart, 1 item$/ }).waitFor();
     await screenshot(page, "unserviceable-1-checkout");
+  }));
+
+test("a signed-in shopper reviews a product once; the review shows on the product page", () =>
+  withPage(shop.browser, PHONE, "review", async (page) => {
+    await page.goto(`${shop.origin}/register?next=/products/ooty-carrot`);
+    await page.getByLabel("Name").fill("Gita Menon");
+    await page.getByLabel("Email").fill(email("review"));
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByRole("heading", { level: 1, name: carrot.displayName }).waitFor();
+    await page.getByRole("heading", { name: "Reviews" }).waitFor();
+
+    // No stars chosen: said before anything is sent.
+    await page.getByRole("button", { name: "Post review" }).click();
+    assert.match(await page.getByRole("alert").innerText(), /Choose how many stars to give/);
+    await page.getByRole("radio", { name: "4 stars" }).check();
+    await page.getByLabel("Headline (optional)").fill("Sweet and crunchy");
+    await page.getByLabel("Your review (optional)").fill("Kept a week in the fridge.");
+    await page.getByRole("button", { name: "Post review" }).click();
+    const list = page.getByRole("list", { name: "Reviews" });
+    await list.getByText("Sweet and crunchy").waitFor();
+    assert.ok(await list.getByLabel("4 out of 5 stars").first().isVisible());
+    // Signed by its author (the service's display name, else "You" for one's own).
+    assert.match(await list.textContent(), /(Gita Menon|You) · /);
+
+    // One review per shopper and product.
+    await page.getByRole("radio", { name: "5 stars" }).check();
+    await page.getByRole("button", { name: "Post review" }).click();
+    await page.getByRole("alert").filter({ hasText: "You have already reviewed this product." }).waitFor();
+    await screenshot(page, "review-1-posted");
   }));

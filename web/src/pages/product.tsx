@@ -9,6 +9,7 @@ import { date, formatMoney, quantity, quantityChoices, unitPrice } from "../form
 import { useShop } from "../shop";
 import { ErrorBox, Loading, PageTitle } from "../ui";
 import { addToCart, categories } from "./catalog";
+import { Reviews } from "./reviews";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -186,6 +187,7 @@ export function ProductPage({ idOrSlug }: { idOrSlug: string }) {
           </table>
         </>
       )}
+      <Reviews product={p} />
     </article>
   );
 }
