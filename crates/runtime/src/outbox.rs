@@ -172,7 +172,10 @@ impl<S: OutboxStore, P: EventPublisher> Relay<S, P> {
             loop {
                 tokio::time::sleep(wait).await;
                 let failed = match self.drain().await {
-                    Ok(pass) => pass.stalled,
+                    // A pass that published something made progress: a broker failing
+                    // now and then must not push the wait up to the maximum while
+                    // records still flow.
+                    Ok(pass) => pass.stalled && pass.published == 0,
                     Err(error) => {
                         tracing::warn!(%error, "cannot read the outbox");
                         true
@@ -280,6 +283,56 @@ mod tests {
             }
             self.inner.publish(topic, key, envelope).await
         }
+    }
+
+    /// Fails every second publish.
+    struct EveryOther {
+        inner: InProcessPublisher,
+        calls: AtomicUsize,
+    }
+
+    impl EventPublisher for EveryOther {
+        async fn publish(
+            &self,
+            topic: &str,
+            key: &str,
+            envelope: EventEnvelope,
+        ) -> Result<(), PublishError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
+                return Err(PublishError::Failed {
+                    topic: topic.to_owned(),
+                    event_id: envelope.event_id,
+                    source: "broker hiccup".into(),
+                });
+            }
+            self.inner.publish(topic, key, envelope).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broker_failing_now_and_then_does_not_slow_the_relay_to_its_longest_wait() {
+        let table = Arc::new(Table::default());
+        for i in 0..20 {
+            table.push(&format!("o-{i}"));
+        }
+        let relay = Relay::new(
+            table.clone(),
+            EveryOther {
+                inner: InProcessPublisher::default(),
+                calls: AtomicUsize::new(0),
+            },
+            100,
+        );
+
+        // Every pass publishes one record and stalls on the next: twenty passes. Backing
+        // off after each (10ms, 20ms, … up to 30s) would take minutes.
+        let task = relay.spawn(Duration::from_millis(10));
+        let started = std::time::Instant::now();
+        while table.unsent() > 0 && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        task.abort();
+        assert_eq!(table.unsent(), 0, "drained in {:?}", started.elapsed());
     }
 
     #[tokio::test]
