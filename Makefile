@@ -8,6 +8,8 @@ GRPCURL := tools/bin/grpcurl
 LISTEN ?= 127.0.0.1:50051
 ADMIN_LISTEN ?= 127.0.0.1:9090
 GATEWAY_LISTEN ?= 127.0.0.1:8080
+# Where `make bench` leaves its outputs (the mesh run's mesh.json among them).
+BENCH_OUT ?= $(or $(CARGO_TARGET_DIR),target)/bench
 # Tests talk to these real servers; `make up` starts them.
 export MANDI_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export MANDI_TEST_REDIS_URL ?= redis://127.0.0.1:6379
@@ -70,7 +72,7 @@ lint: tools ## buf lint + breaking against main, rustfmt, clippy, k8s/ and istio
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@scripts/validate-deploy.sh
 
-bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reservations, cart reads, order creations, events through Kafka, checkouts, calls through the gateway), each against a baseline in the same run
+bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reservations, cart reads, order creations, events through Kafka, checkouts, calls through the gateway), each against a baseline in the same run, then the mesh run's one table
 	$(CARGO) bench -p mandi-identity --bench tokens
 	$(CARGO) bench -p mandi-catalog --bench catalog
 	$(CARGO) bench -p mandi-inventory --bench reservations
@@ -78,5 +80,10 @@ bench: ## Benchmarks (identity tokens, catalog reads and search, inventory reser
 	$(CARGO) bench -p mandi-order --bench orders
 	$(CARGO) bench -p mandi-kafka --bench events
 	$(CARGO) build --release -p mandi-server
-	$(CARGO) bench -p mandi-checkout --bench checkouts
-	$(CARGO) bench -p mandi-gateway --bench gateway
+	@mkdir -p $(BENCH_OUT) && rm -f $(BENCH_OUT)/checkouts.txt $(BENCH_OUT)/gateway.txt
+	@# The mesh run's table gathers these two figures from their outputs.
+	set -o pipefail; $(CARGO) bench -p mandi-checkout --bench checkouts | tee $(BENCH_OUT)/checkouts.txt
+	set -o pipefail; $(CARGO) bench -p mandi-gateway --bench gateway | tee $(BENCH_OUT)/gateway.txt
+	@# One process per service on the real servers: echo vs catalog, gateway vs direct,
+	@# checkouts vs pgbench, start to SERVING and RSS idle and under mandi-loadgen's load.
+	MANDI_BENCH_OUT=$(BENCH_OUT) $(CARGO) bench -p mandi-loadgen --bench mesh

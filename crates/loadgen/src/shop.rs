@@ -22,7 +22,8 @@ use mandi_sdk::proto::mandi::payment::v1::{CardDetails, PaymentMethod};
 use mandi_sdk::proto::mandi::profile::v1::{Address, CreateAddressRequest};
 use mandi_sdk::proto::mandi::shipping::v1::{ListShipmentsRequest, WatchShipmentRequest};
 use mandi_sdk::{Mandi, MandiBuilder};
-use tonic::Status;
+use tonic::{Code, Status};
+use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
 use crate::mix::Operation;
@@ -394,7 +395,7 @@ impl Shopper {
             APPROVED_CARD
         };
         let wait = shop.checkout_mode == CheckoutMode::Wait;
-        let started = self
+        let answer = self
             .mandi
             .checkout()
             .start_checkout(StartCheckoutRequest {
@@ -409,10 +410,23 @@ impl Shopper {
                 wait,
                 ..Default::default()
             })
-            .await?
-            .into_inner()
-            .checkout
-            .ok_or_else(|| Failure::Unexpected("CHECKOUT_MISSING_IN_REPLY".into()))?;
+            .await;
+        // With `wait` a failed saga answers as an error: FAILED_PRECONDITION whose
+        // ErrorInfo reason says why.
+        let started = match answer {
+            Ok(reply) => reply.into_inner().checkout,
+            Err(status) => {
+                let reason = status.get_details_error_info().map(|info| info.reason);
+                if status.code() == Code::FailedPrecondition {
+                    if declined && reason.as_deref() == Some("PAYMENT_DECLINED") {
+                        return Ok("declined");
+                    }
+                    self.start_over().await;
+                }
+                return Err(status.into());
+            }
+        }
+        .ok_or_else(|| Failure::Unexpected("CHECKOUT_MISSING_IN_REPLY".into()))?;
         let end = if wait {
             started
         } else {
@@ -433,13 +447,7 @@ impl Shopper {
             // A declined card leaves the cart for the next try.
             (CheckoutState::Failed, true, FailureReason::PaymentDeclined) => Ok("declined"),
             _ => {
-                // Start over with an empty cart rather than repeat whatever went wrong.
-                let _ = self
-                    .mandi
-                    .cart()
-                    .clear_cart(ClearCartRequest::default())
-                    .await;
-                self.in_cart.clear();
+                self.start_over().await;
                 Err(Failure::Unexpected(format!(
                     "CHECKOUT_{}_{}",
                     state.as_str_name(),
@@ -447,6 +455,18 @@ impl Shopper {
                 )))
             }
         }
+    }
+
+    /// Empties the cart after a checkout failed for a reason other than the decline it
+    /// was sent to get, rather than repeat whatever went wrong.
+    async fn start_over(&mut self) {
+        // Best effort: a cart left full only makes the next checkout's cart bigger.
+        let _ = self
+            .mandi
+            .cart()
+            .clear_cart(ClearCartRequest::default())
+            .await;
+        self.in_cart.clear();
     }
 
     async fn watch_checkout(&mut self, started: Checkout) -> Result<Checkout, Failure> {

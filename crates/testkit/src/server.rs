@@ -94,6 +94,11 @@ impl ServerProcess {
         }
     }
 
+    /// The process id (for its /proc entries: memory in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://<grpc address>`.
     pub fn url(&self) -> String {
         format!("http://{}", self.grpc)
