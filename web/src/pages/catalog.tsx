@@ -12,7 +12,7 @@ import {
 } from "@mandi/sdk/gen/mandi/catalog/v1/catalog_pb";
 import { cartId, guestCart, mandi, requestId } from "../api";
 import { shopError } from "../errors";
-import { isWeighed, unitPrice } from "../format";
+import { isWeighed, quantity, unitPrice } from "../format";
 import { navigate } from "../router";
 import { useShop } from "../shop";
 import { ErrorBox, Loading } from "../ui";
@@ -57,7 +57,7 @@ export function ProductCard({ p, categoryName }: { p: Product; categoryName?: st
     setError("");
     try {
       setCart(await addToCart(p.id, min));
-      notify(`Added ${p.displayName} to your cart.`);
+      notify(`Added ${quantity(min, p.unitOfSale)} of ${p.displayName} to your cart.`);
     } catch (err) {
       setError(shopError(err).message);
     } finally {
