@@ -128,6 +128,13 @@ impl<S: ShippingStore, O: Orders> EventReactor<S, O> {
             .paid_order(order_id)
             .await?
             .ok_or_else(|| ShippingError::NotFound(format!("order {order_id}")))?;
+        // PaymentConfirmed and the order's cancellation travel on different topics: when
+        // the cancellation came first there is no shipment for it to cancel, so none
+        // must be made now (the payment was refunded by the compensation).
+        if order.cancelled {
+            tracing::info!(%order_id, "payment confirmed for a cancelled order: nothing to ship");
+            return Ok(());
+        }
         let amount = paid.amount.clone().unwrap_or_default();
         let cash = paid.method == i32::from(PaymentMethod::CashOnDelivery);
         let new = NewShipment {

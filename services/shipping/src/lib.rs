@@ -281,6 +281,75 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// A PaymentConfirmed for `order_id`, by card.
+    fn payment_confirmed(
+        order_id: uuid::Uuid,
+    ) -> mandi_sdk::proto::mandi::events::v1::EventEnvelope {
+        use mandi_sdk::proto::mandi::common::v1::Money;
+        use mandi_sdk::proto::mandi::events::v1::PaymentConfirmed;
+        use mandi_sdk::proto::mandi::events::v1::event_envelope::Payload;
+        mandi_runtime::events::envelope(
+            "payment",
+            "payment",
+            uuid::Uuid::now_v7().to_string(),
+            |meta| {
+                Payload::PaymentConfirmed(PaymentConfirmed {
+                    event_id: meta.event_id,
+                    occur_time: Some(meta.occur_time),
+                    order_id: order_id.to_string(),
+                    amount: Some(Money {
+                        currency_code: "INR".into(),
+                        amount_minor: 50_000,
+                    }),
+                    method: 1,
+                    ..Default::default()
+                })
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_payment_confirmed_after_its_order_was_cancelled_makes_no_shipment() {
+        use crate::domain::Destination;
+        use crate::orders::{MemoryOrders, PaidOrder};
+        let config = ShippingConfig::from_env(&Env::default(), true).unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let shipping = Shipping::new(store.clone(), config.settings(), Arc::new(NearestAvailable));
+        let orders = MemoryOrders::default();
+        let order = || PaidOrder {
+            user_id: uuid::Uuid::now_v7(),
+            destination: Destination {
+                line1: "12 MG Road".into(),
+                city: "Bengaluru".into(),
+                postal_code: "560001".into(),
+                country_code: "IN".into(),
+                recipient_name: "Asha Rao".into(),
+                recipient_phone: "+919812345678".into(),
+                ..Default::default()
+            },
+            slot_id: None,
+            grams_by_weight: 0,
+            cancelled: false,
+        };
+        let (kept, cancelled) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        orders.insert(kept, order());
+        orders.insert(cancelled, order());
+        // The cancellation's event was handled first: it found no shipment to cancel.
+        orders.cancel(cancelled);
+        let reactor = EventReactor::new(shipping, orders);
+
+        // An order still on is shipped: here refused only for want of the slot hold
+        // checkout would have made, so past the point a cancelled order stops at.
+        let shipped = reactor.react(&payment_confirmed(kept)).await;
+        assert!(
+            matches!(shipped, Err(crate::domain::ShippingError::NoHold(id)) if id == kept),
+            "{shipped:?}"
+        );
+        // Cancelled first: nothing to ship, and the event is done with.
+        reactor.react(&payment_confirmed(cancelled)).await.unwrap();
+        assert!(store.shipment_of_order(cancelled).await.unwrap().is_none());
+    }
+
     #[test]
     fn real_mode_names_the_missing_database_url() {
         let env = Env::from_pairs(Vec::<(String, String)>::new());

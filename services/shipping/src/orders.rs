@@ -28,6 +28,9 @@ pub struct PaidOrder {
     /// Units of weight-priced lines, in grams (a floor for the weight when no hold
     /// recorded one).
     pub grams_by_weight: i64,
+    /// The order was cancelled or refunded (a checkout compensated after capturing):
+    /// there is nothing to ship.
+    pub cancelled: bool,
 }
 
 /// A status the order is moved to as its shipment moves.
@@ -241,6 +244,8 @@ fn paid_order(order: &Order) -> Result<PaidOrder, ShippingError> {
             .map(|s| s.slot_id.clone())
             .filter(|s| !s.is_empty()),
         grams_by_weight,
+        cancelled: order.status == i32::from(OrderStatus::Cancelled)
+            || order.status == i32::from(OrderStatus::Refunded),
     })
 }
 
@@ -258,6 +263,15 @@ impl MemoryOrders {
         }
     }
 
+    /// Marks the order cancelled.
+    pub fn cancel(&self, order_id: Uuid) {
+        if let Ok(mut orders) = self.orders.lock()
+            && let Some((_, status)) = orders.get_mut(&order_id)
+        {
+            *status = OrderStatus::Cancelled;
+        }
+    }
+
     /// The order's status now.
     pub fn status(&self, order_id: Uuid) -> Option<OrderStatus> {
         self.orders.lock().ok()?.get(&order_id).map(|(_, s)| *s)
@@ -267,7 +281,10 @@ impl MemoryOrders {
 impl Orders for MemoryOrders {
     async fn paid_order(&self, order_id: Uuid) -> Result<Option<PaidOrder>, ShippingError> {
         let orders = self.orders.lock().map_err(|_| peer("poisoned"))?;
-        Ok(orders.get(&order_id).map(|(o, _)| o.clone()))
+        Ok(orders.get(&order_id).map(|(o, status)| PaidOrder {
+            cancelled: *status == OrderStatus::Cancelled || *status == OrderStatus::Refunded,
+            ..o.clone()
+        }))
     }
 
     async fn advance(
