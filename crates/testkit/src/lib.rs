@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod bench;
+pub mod fuzz;
 pub mod http;
 pub mod mesh;
 mod pki;

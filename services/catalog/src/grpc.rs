@@ -2,6 +2,8 @@
 //! catalog errors to gRPC statuses.
 
 mod convert;
+#[cfg(test)]
+mod fuzz;
 mod search;
 mod status;
 

@@ -3,6 +3,8 @@
 
 mod access;
 pub(crate) mod convert;
+#[cfg(test)]
+mod fuzz;
 mod status;
 
 use chrono::{DateTime, Utc};

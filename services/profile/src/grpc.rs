@@ -4,6 +4,8 @@
 mod access;
 mod addresses;
 mod convert;
+#[cfg(test)]
+mod fuzz;
 mod idempotency;
 mod profiles;
 mod status;
