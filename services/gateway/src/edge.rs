@@ -234,6 +234,8 @@ pub struct Method {
 #[derive(Debug, Clone)]
 pub struct Methods {
     by_path: HashMap<String, Method>,
+    /// The request type of each mandi method, for checking bodies at the edge.
+    inputs: HashMap<String, prost_reflect::MessageDescriptor>,
 }
 
 impl Methods {
@@ -273,12 +275,28 @@ impl Methods {
                 service: "health",
             },
         );
-        Ok(Self { by_path })
+        let pool = prost_reflect::DescriptorPool::decode(mandi_sdk::proto::FILE_DESCRIPTOR_SET)?;
+        let inputs = pool
+            .services()
+            .flat_map(|service| {
+                service
+                    .methods()
+                    .map(|m| (format!("/{}/{}", service.full_name(), m.name()), m.input()))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|(path, _)| by_path.contains_key(path))
+            .collect();
+        Ok(Self { by_path, inputs })
     }
 
     /// The method at `path`, if the gateway forwards it.
     pub fn get(&self, path: &str) -> Option<&Method> {
         self.by_path.get(path)
+    }
+
+    /// The request message type of the method at `path`; `None` for health checks.
+    pub fn input(&self, path: &str) -> Option<&prost_reflect::MessageDescriptor> {
+        self.inputs.get(path)
     }
 
     /// The short names of the services that have methods (`catalog`, `cart`, ...).

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod edge;
+pub mod frame;
 pub mod proxy;
 pub mod ratelimit;
 pub mod web;

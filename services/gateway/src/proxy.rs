@@ -1,7 +1,7 @@
 //! The gRPC side of the gateway: every call (already translated from grpc-web by the layer
 //! in front) passes the edge rules, the rate limits and the size limit, then goes as bytes
-//! to its service's upstream over a tonic `Channel`. Messages are never decoded: the
-//! gateway does not need to know them, and a byte-level proxy costs one copy.
+//! to its service's upstream over a tonic `Channel`. Messages are decoded once only to
+//! check them (`frame`); they are forwarded as the bytes that came in.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +22,7 @@ use tonic_types::{ErrorDetails, StatusExt as _};
 use tower::{Service, ServiceExt as _};
 
 use crate::edge::Methods;
+use crate::frame;
 use crate::ratelimit::{Decision, Limit, Quota, RateLimiter};
 
 /// The ErrorInfo domain of the gateway's refusals.
@@ -138,6 +139,21 @@ async fn forward(edge: &Edge, request: Request<Body>) -> Result<Response<Body>, 
             ));
         }
     };
+
+    // A body that is not one message of the method's type is the caller's mistake;
+    // forwarded, tonic would call it INTERNAL.
+    let encoded = parts
+        .headers
+        .get("grpc-encoding")
+        .is_some_and(|e| e != "identity");
+    if let Err(bad) = frame::check(&bytes, edge.methods.input(&path), encoded) {
+        return Err(errors::status(
+            Code::InvalidArgument,
+            bad.to_string(),
+            DOMAIN,
+            "MALFORMED_REQUEST",
+        ));
+    }
 
     for name in HOP_HEADERS {
         parts.headers.remove(*name);
