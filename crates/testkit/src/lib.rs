@@ -10,11 +10,13 @@ pub mod http;
 pub mod mesh;
 mod pki;
 mod proxy;
+mod relay;
 mod server;
 pub mod status;
 
 pub use pki::TestPki;
 pub use proxy::TcpProxy;
+pub use relay::Relay;
 pub use server::ServerProcess;
 
 use sqlx::Connection;
