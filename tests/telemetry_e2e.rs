@@ -49,14 +49,20 @@ impl TraceService for Collector {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let spans = request
-            .into_inner()
-            .resource_spans
-            .into_iter()
-            .flat_map(|r| r.scope_spans)
-            .flat_map(|s| s.spans);
-        for span in spans {
-            let _ = self.0.send(span);
+        for resource_spans in request.into_inner().resource_spans {
+            // The resource's service.name travels on each span, for the tests to read.
+            let service = resource_spans
+                .resource
+                .iter()
+                .flat_map(|r| r.attributes.iter())
+                .find(|kv| kv.key == "service.name")
+                .cloned();
+            for scope in resource_spans.scope_spans {
+                for mut span in scope.spans {
+                    span.attributes.extend(service.clone());
+                    let _ = self.0.send(span);
+                }
+            }
         }
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -211,8 +217,31 @@ async fn check_out(
 
 #[tokio::test]
 async fn calls_are_exported_as_spans_in_the_callers_trace() {
-    let (endpoint, mut spans) = collector().await;
+    let (endpoint, spans) = collector().await;
     let server = ServerProcess::start("all", &[("MANDI_OTLP__ENDPOINT", endpoint.as_str())]);
+    let span = traced_get_jwks(server, spans).await;
+    assert_eq!(
+        attribute(&span, "service.name").as_deref(),
+        Some("mandi-server")
+    );
+}
+
+#[tokio::test]
+async fn a_server_of_one_service_exports_its_spans_under_that_services_name() {
+    let (endpoint, spans) = collector().await;
+    let mut env = mesh::real_identity().await;
+    env.push(("MANDI_OTLP__ENDPOINT", endpoint));
+    let server = mesh::start("identity", env);
+    let span = traced_get_jwks(server, spans).await;
+    assert_eq!(
+        attribute(&span, "service.name").as_deref(),
+        Some("mandi-identity")
+    );
+}
+
+/// Calls GetJwks on `server` in a trace of the test's, stops the server, and returns the
+/// call's span after checking it joined that trace.
+async fn traced_get_jwks(server: ServerProcess, mut spans: mpsc::UnboundedReceiver<Span>) -> Span {
     let (trace_id, parent_id, traceparent) = caller_context();
     let channel = tonic::transport::Endpoint::from_shared(server.url())
         .unwrap()
@@ -264,6 +293,7 @@ async fn calls_are_exported_as_spans_in_the_callers_trace() {
         Some("OK")
     );
     assert!(attribute(&span, "request_id").is_some());
+    span
 }
 
 /// The server spans of the RPCs one card checkout makes, from the shopper's StartCheckout

@@ -81,7 +81,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let server_config = ServerConfig::from_env(&env)?;
     let mut prepared = modules::prepare(&env, &selection)?;
     modules::check_dependencies(&selection, &prepared)?;
-    let telemetry_config = TelemetryConfig::from_env(&env, "mandi-server")?;
+    // Spans say which service made them: `mandi-catalog` for a pod of one service.
+    let service_name = match selection.targets.as_slice() {
+        [one] if !selection.embedded => format!("mandi-{}", one.name()),
+        _ => "mandi-server".to_owned(),
+    };
+    let telemetry_config = TelemetryConfig::from_env(&env, &service_name)?;
     let identity_endpoint: Option<String> = env.get("MANDI_AUTH__IDENTITY_ENDPOINT")?;
     let runs_identity = selection.targets.contains(&modules::Target::Identity);
     if identity_endpoint.is_none() && !runs_identity {
