@@ -208,9 +208,13 @@ mod tests {
 
     impl Table {
         fn push(&self, order: &str) {
+            self.push_by("order", order);
+        }
+
+        fn push_by(&self, producer: &str, order: &str) {
             let mut rows = self.0.lock().unwrap();
             let sequence = rows.len() as i64 + 1;
-            let envelope = envelope("order", "order", order, |meta| {
+            let envelope = envelope(producer, "order", order, |meta| {
                 Payload::OrderStatusChanged(OrderStatusChanged {
                     event_id: meta.event_id,
                     occur_time: Some(meta.occur_time),
@@ -393,5 +397,52 @@ mod tests {
         assert_eq!(relay.drain().await.unwrap().published, 2);
         let keys: Vec<String> = (0..3).map(|_| events.try_recv().unwrap().key).collect();
         assert_eq!(keys, ["o-1", "o-2", "o-3"]);
+    }
+
+    /// The value of the sample `name{producer="<producer>"}` in the metrics text.
+    fn sample(text: &str, name: &str, producer: &str) -> Option<f64> {
+        let series = format!("{name}{{producer=\"{producer}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .map(|value| value.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_stalled_relay_reports_what_waits_and_a_drained_one_reports_zero() {
+        // A producer of its own: the metrics are shared by every test in this process.
+        let producer = format!("lag-{}", uuid::Uuid::now_v7().simple());
+        let table = Arc::new(Table::default());
+        for order in ["o-1", "o-2", "o-3"] {
+            table.push_by(&producer, order);
+        }
+        let inner = InProcessPublisher::default();
+        let metrics = crate::metrics::GrpcMetrics::new([]);
+        let flaky = Relay::new(
+            table.clone(),
+            Flaky {
+                inner: inner.clone(),
+                ok: 1,
+                calls: AtomicUsize::new(0),
+            },
+            10,
+        );
+
+        flaky.drain().await.unwrap();
+
+        let text = metrics.render();
+        let at = |name| sample(&text, name, &producer);
+        assert_eq!(at("mandi_outbox_published_total"), Some(1.0), "{text}");
+        assert_eq!(at("mandi_outbox_publish_failures_total"), Some(1.0));
+        assert_eq!(at("mandi_outbox_pending_records"), Some(2.0));
+        assert!(at("mandi_outbox_oldest_pending_age_seconds").is_some_and(|age| age >= 0.0));
+
+        Relay::new(table.clone(), inner, 10).drain().await.unwrap();
+
+        let text = metrics.render();
+        let at = |name| sample(&text, name, &producer);
+        assert_eq!(at("mandi_outbox_published_total"), Some(3.0), "{text}");
+        assert_eq!(at("mandi_outbox_pending_records"), Some(0.0));
+        assert_eq!(at("mandi_outbox_oldest_pending_age_seconds"), Some(0.0));
+        assert_eq!(at("mandi_outbox_relay_delay_seconds_count"), Some(3.0));
     }
 }
