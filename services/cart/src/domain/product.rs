@@ -114,9 +114,11 @@ impl Product {
         }
     }
 
-    /// The largest multiple of the step at or below `quantity`.
+    /// The largest multiple of the step at or below `quantity`; 0 when `quantity` is
+    /// negative (nothing is left), so no count can overflow it.
     pub fn round_down(&self, quantity: i64) -> i64 {
-        quantity - quantity.rem_euclid(self.step())
+        let quantity = quantity.max(0);
+        quantity - quantity % self.step()
     }
 
     /// Checks that a line may hold `quantity` of this product.
