@@ -18,7 +18,7 @@ export MANDI_TEST_REDIS_URL ?= redis://127.0.0.1:6379
 export MANDI_TEST_KAFKA_BROKERS ?= 127.0.0.1:9092
 export MANDI_TEST_MONGO_URL ?= mongodb://127.0.0.1:27017/?directConnection=true&serverMonitoringMode=poll
 
-.PHONY: help tools up down build web run test lint bench clean-test-dbs
+.PHONY: help tools up down build web run test test-faults lint bench clean-test-dbs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,10 +58,15 @@ test: tools up ## Run the whole suite against the real servers
 	  $(CARGO) test --workspace --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc
+	@$(MAKE) --no-print-directory test-faults
 	@# The storefront in Debian's Chromium against the built mandi-server (see web/e2e).
 	@scripts/ensure-chromium.sh
 	@scripts/build-web.sh
 	cd web && CARGO_TARGET_DIR="$${CARGO_TARGET_DIR:-$(CURDIR)/target}" node --test --test-concurrency=1 e2e/
+
+test-faults: tools up ## The fault suite: concurrent checkouts (MANDI_FAULTS_CHECKOUTS, default 500) while services are killed and Kafka, PostgreSQL and Redis are cut; checks nothing is lost
+	$(CARGO) build -p mandi-server
+	$(CARGO) test -p mandi-e2e --test faults_e2e -- --ignored --nocapture
 
 lint: tools ## buf lint + breaking against main, rustfmt, clippy, k8s/ and istio/ validated offline
 	$(BUF) lint

@@ -341,6 +341,8 @@ impl EventHandler for Topics {
 struct Summary {
     faults: BTreeMap<String, u64>,
     checkouts: BTreeMap<String, usize>,
+    /// One failure message per reason.
+    examples: BTreeMap<String, String>,
     invariants: Vec<String>,
 }
 
@@ -700,6 +702,12 @@ async fn checkouts_survive_killed_services_and_cut_backends_without_losing_anyth
                     PaymentStatus::Captured as i32,
                     "{checkout:?}"
                 );
+                let example = checkout
+                    .failure
+                    .as_ref()
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default();
+                summary.examples.entry(reason.clone()).or_insert(example);
                 format!("failed: {reason}")
             }
         };
@@ -954,6 +962,9 @@ async fn checkouts_survive_killed_services_and_cut_backends_without_losing_anyth
     println!("checkouts:");
     for (outcome, count) in &summary.checkouts {
         println!("  {outcome:<40} {count}");
+    }
+    for (reason, message) in &summary.examples {
+        println!("  e.g. {reason}: {message}");
     }
     println!("invariants checked:");
     for invariant in &summary.invariants {
