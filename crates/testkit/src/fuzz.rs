@@ -362,8 +362,8 @@ impl Generator {
 }
 
 /// Checks that `path` (as violations name fields: `items[0].quantity`,
-/// `product.category_id`) walks through fields of the message `full_name`, so an error names
-/// a field the caller can find in the contract.
+/// `product.category_id`) walks through fields of the message `full_name`, ending at a
+/// field or a oneof, so an error names something the caller can find in the contract.
 pub fn check_field_path(full_name: &str, path: &str) -> Result<(), String> {
     let mut message = pool()
         .get_message_by_name(full_name)
@@ -371,6 +371,10 @@ pub fn check_field_path(full_name: &str, path: &str) -> Result<(), String> {
     let segments: Vec<&str> = path.split('.').collect();
     for (i, segment) in segments.iter().enumerate() {
         let name = segment.split_once('[').map_or(*segment, |(name, _)| name);
+        // A oneof names the choice as a whole ("destination is required").
+        if i + 1 == segments.len() && message.oneofs().any(|o| o.name() == name) {
+            return Ok(());
+        }
         let field = message
             .get_field_by_name(name)
             .ok_or_else(|| format!("{path}: {} has no field {name:?}", message.full_name()))?;

@@ -303,4 +303,6 @@ pub fn to_status(error: NotificationError) -> Status {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
