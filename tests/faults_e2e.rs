@@ -118,6 +118,44 @@ async fn faults_set_on_a_running_server_delay_and_fail_its_calls_until_cleared()
 }
 
 #[tokio::test]
+async fn a_fault_file_is_read_at_start_and_again_on_sighup() {
+    let file = std::env::temp_dir().join(format!("mandi-faults-{}.json", Uuid::now_v7()));
+    std::fs::write(&file, r#"{"payment_decline_rate": 0.25}"#).unwrap();
+    let server = mesh::start(
+        "all",
+        vec![("MANDI_FAULTS__FILE", file.display().to_string())],
+    );
+    let spec = async || -> serde_json::Value {
+        let view = http(server.admin, "GET", "/faults", &[], b"").await;
+        serde_json::from_str::<serde_json::Value>(&view.text()).unwrap()["spec"].clone()
+    };
+    assert_eq!(spec().await["payment_decline_rate"], 0.25);
+
+    std::fs::write(&file, r#"{"publish_failure_rate": 0.5}"#).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let reloaded = wait_until(Duration::from_secs(10), async || {
+        spec().await["publish_failure_rate"] == 0.5
+    })
+    .await;
+    assert!(reloaded, "the spec after SIGHUP: {}", spec().await);
+    assert_eq!(spec().await["payment_decline_rate"], 0.0);
+
+    // A bad file is logged and the spec in force kept; the server keeps running.
+    std::fs::write(&file, "{not json").unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(spec().await["publish_failure_rate"], 0.5);
+    std::fs::remove_file(&file).unwrap();
+}
+
+#[tokio::test]
 async fn the_prod_profile_refuses_faults_unless_explicitly_enabled() {
     // A spec in the configuration stops start-up with a clear error (exit 64).
     let output = std::process::Command::new(ServerProcess::binary())
