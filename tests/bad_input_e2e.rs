@@ -589,3 +589,50 @@ async fn absurd_durations_and_instants_are_invalid_arguments_not_panics() {
     );
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
+
+/// Also found by the run: a cart id the cart service never issued was UNAVAILABLE ("a
+/// dependency is unavailable") from checkout; it is the caller's bad field.
+#[tokio::test]
+async fn a_cart_id_the_cart_service_never_issued_is_the_callers_bad_field() {
+    use mandi_sdk::proto::mandi::checkout::v1::{StartCheckoutRequest, start_checkout_request};
+    use mandi_sdk::proto::mandi::common::v1::{Address, DeliveryDestination};
+    use mandi_sdk::proto::mandi::payment::v1::{CardDetails, PaymentMethod};
+    let server = mandi_testkit::mesh::start("all", vec![]);
+    let shopper = mandi_testkit::mesh::client(&server);
+    sign_up(&shopper, "made-up-cart@example.com").await;
+    let refused = shopper
+        .checkout()
+        .start_checkout(StartCheckoutRequest {
+            cart_id: "not-a-cart-id".into(),
+            destination: Some(start_checkout_request::Destination::InlineDestination(
+                DeliveryDestination {
+                    address: Some(Address {
+                        line1: "12 MG Road".into(),
+                        city: "Bengaluru".into(),
+                        postal_code: "560001".into(),
+                        country_code: "IN".into(),
+                        ..Default::default()
+                    }),
+                    recipient_name: "Asha Rao".into(),
+                    recipient_phone: "+919812345678".into(),
+                    delivery_instructions: String::new(),
+                },
+            )),
+            delivery_slot_id: "blr-central/2030-01-01T09:00".into(),
+            payment_method: PaymentMethod::Card as i32,
+            card: Some(CardDetails {
+                token: "4242424242424242".into(),
+                exp_month: 12,
+                exp_year: 2035,
+            }),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert_eq!(
+        mandi_testkit::status::bad_request_fields(&refused),
+        ["cart_id"]
+    );
+}

@@ -192,7 +192,7 @@ impl<S: CheckoutStore> Orchestrator<S> {
         .await
         {
             Ok(reply) => reply.cart.ok_or(CheckoutError::NotFound("cart")),
-            Err(error) => Err(not_found_or(error, "cart")),
+            Err(error) => Err(not_found_or(error, "cart", "cart_id")),
         }
     }
 
@@ -209,7 +209,7 @@ impl<S: CheckoutStore> Orchestrator<S> {
             self.peers.shopper().profile().get_address(request),
         )
         .await
-        .map_err(|error| not_found_or(error, "address"))?;
+        .map_err(|error| not_found_or(error, "address", "address_id"))?;
         let address = reply.address.ok_or(CheckoutError::NotFound("address"))?;
         let postal = address.postal_address.unwrap_or_default();
         Ok(Destination {
@@ -327,9 +327,16 @@ impl<S: CheckoutStore> Orchestrator<S> {
     }
 }
 
-fn not_found_or(error: CallError, what: &'static str) -> CheckoutError {
+/// A peer's refusal to look up `what` (named by the request's `field`): not found (or
+/// not the caller's) is NOT_FOUND, and an id the peer finds malformed is the caller's bad
+/// `field`, not a dependency failing.
+fn not_found_or(error: CallError, what: &'static str, field: &str) -> CheckoutError {
     match error.refusal().map(|s| s.code()) {
         Some(Code::NotFound | Code::PermissionDenied) => CheckoutError::NotFound(what),
+        Some(Code::InvalidArgument) => CheckoutError::Invalid(vec![(
+            field.to_owned(),
+            format!("is not a valid {what} id"),
+        )]),
         _ => CheckoutError::Peer(error),
     }
 }
