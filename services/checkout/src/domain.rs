@@ -534,7 +534,8 @@ impl Saga {
         if started(Step::Reserve) {
             undo.push(Step::Reserve);
         }
-        if self.order_id.is_some() {
+        // Started without an order id: the order may exist with its answer lost.
+        if self.order_id.is_some() || started(Step::CreateOrder) {
             undo.push(Step::CreateOrder);
         }
         undo.retain(|step| !self.has_undone(*step));

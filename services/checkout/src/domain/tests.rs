@@ -151,6 +151,23 @@ fn nothing_is_undone_before_the_order_exists() {
 }
 
 #[test]
+fn an_order_create_whose_answer_was_lost_is_undone_too() {
+    let mut s = saga(PaymentMethod::Card);
+    // The create was sent; order or the link died before the answer came back.
+    s.started.push(Step::CreateOrder);
+    s.fail(
+        Failure::new(
+            FailureReason::ServiceUnavailable,
+            "create_order did not succeed",
+            State::Pending,
+        ),
+        Utc::now(),
+    );
+    assert_eq!(s.order_id, None);
+    assert_eq!(s.to_undo(), [Step::CreateOrder]);
+}
+
+#[test]
 fn derived_keys_are_stable_per_checkout_and_purpose() {
     let id = Uuid::now_v7();
     assert_eq!(derived_key(id, "paid"), derived_key(id, "paid"));

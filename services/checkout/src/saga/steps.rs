@@ -598,6 +598,20 @@ impl<S: CheckoutStore> Orchestrator<S> {
                 }
             }
             Step::CreateOrder => {
+                let mut order_id = order_id;
+                if saga.order_id.is_none() {
+                    // The create was sent but its answer lost (order or the link died
+                    // after the commit): replaying it, idempotent by checkout id, finds
+                    // the order to cancel; a refusal means none was made.
+                    match self.create_order(saga).await {
+                        Ok(Ok(_)) => order_id = Self::order_id(saga),
+                        Ok(Err(_)) => return Ok("no order was created".into()),
+                        Err(error) if error.refusal().is_some() => {
+                            return Ok("no order was created".into());
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
                 let cancelled = call(
                     "order",
                     self.peers.deadline,
