@@ -288,6 +288,12 @@ fn through(url: &str, via: SocketAddr) -> String {
     format!("{scheme}://{user}{via}{tail}")
 }
 
+/// `url` (through the PostgreSQL relay) pointed straight at PostgreSQL again, for the
+/// suite's own reads.
+fn direct(url: &str) -> String {
+    through(url, authority(&mandi_testkit::postgres_admin_url()))
+}
+
 /// A server the suite kills and restarts, always reached through its relay.
 struct Killable {
     target: &'static str,
@@ -780,28 +786,38 @@ async fn checkouts_survive_killed_services_and_cut_backends_without_losing_anyth
         (&payment_db, "payment_outbox", &payment),
     ] {
         let database = database.clone();
-        let mut pending = 0;
+        let mut pending: i64 = 0;
         let rows = {
             let table = table.to_owned();
             let mut ids: Vec<String> = Vec::new();
             let drained = wait_until(Duration::from_secs(60), async || {
                 use sqlx::Connection as _;
-                let mut db = sqlx::PgConnection::connect(&database).await.unwrap();
-                pending = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                // The machine's PostgreSQL is shared: a moment without a free connection
+                // is waited out like any other.
+                let Ok(mut db) = sqlx::PgConnection::connect(&direct(&database)).await else {
+                    return false;
+                };
+                let Ok(count) = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
                     "SELECT count(*) FROM {table} WHERE sent_at IS NULL"
                 )))
                 .fetch_one(&mut db)
                 .await
-                .unwrap();
-                if pending > 0i64 {
+                else {
+                    return false;
+                };
+                pending = count;
+                if pending > 0 {
                     return false;
                 }
-                let envelopes: Vec<Vec<u8>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                let Ok(envelopes) = sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(format!(
                     "SELECT envelope FROM {table}"
                 )))
                 .fetch_all(&mut db)
                 .await
-                .unwrap();
+                else {
+                    return false;
+                };
+                let _ = db.close().await;
                 ids = envelopes
                     .iter()
                     .map(|bytes| {
@@ -934,9 +950,13 @@ async fn checkouts_survive_killed_services_and_cut_backends_without_losing_anyth
         assert_eq!(
             per_order.get(order.id.as_str()).copied().unwrap_or(0),
             expected,
-            "shipments of order {} ({:?})",
+            "shipments of order {} ({:?}): {:?}; the order: {order:?}",
             order.id,
-            OrderStatus::try_from(order.status)
+            OrderStatus::try_from(order.status),
+            shipments
+                .iter()
+                .filter(|s| s.order_id == order.id)
+                .collect::<Vec<_>>()
         );
     }
     summary.checked(format!(
