@@ -494,13 +494,20 @@ fn read_gateway(path: &Path) -> Ratio {
     ))
 }
 
-/// The checkout bench's lines: checkouts completed, pgbench tps and their ratio.
+/// The checkout bench's lines: checkouts completed, pgbench tps and their ratio (each
+/// line starts with its label; the setup line above them names pgbench too).
 fn read_checkouts(path: &Path) -> Ratio {
     let text = std::fs::read_to_string(path).ok()?;
+    let figure = |label: &str| {
+        text.lines()
+            .map(str::trim_start)
+            .find(|line| line.starts_with(label))
+            .and_then(|line| number_after(line, label))
+    };
     Some((
-        number_after(&text, "checkouts completed")?,
-        number_after(&text, "pgbench tpcb-like")?,
-        number_after(&text, "ratio checkouts / pgbench tps")?,
+        figure("checkouts completed")?,
+        figure("pgbench tpcb-like")?,
+        figure("ratio checkouts / pgbench tps")?,
     ))
 }
 
@@ -730,7 +737,9 @@ mod echo {
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             println!("listening {}", listener.local_addr()?);
-            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            // No Nagle, as mandi-server's listener: small answers go out at once.
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             tonic::transport::Server::builder()
                 .add_service(echo)
                 .serve_with_incoming(incoming)

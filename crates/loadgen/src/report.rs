@@ -224,10 +224,10 @@ impl Report {
     /// Latency by percentile, one line per operation, on a log scale of milliseconds: the
     /// median and the tail are both readable on one plot.
     pub fn svg(&self) -> String {
-        const W: f64 = 760.0;
+        const W: f64 = 840.0;
         const H: f64 = 420.0;
         const LEFT: f64 = 70.0;
-        const RIGHT: f64 = 150.0;
+        const RIGHT: f64 = 230.0;
         const TOP: f64 = 40.0;
         const BOTTOM: f64 = 50.0;
         const COLORS: [&str; 6] = [

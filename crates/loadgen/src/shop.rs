@@ -422,15 +422,26 @@ impl Shopper {
                         return Ok("declined");
                     }
                     self.start_over().await;
+                    // The code, and why: out of stock and a full slot read differently.
+                    return Err(Failure::Unexpected(format!(
+                        "FAILED_PRECONDITION:{}",
+                        reason.as_deref().unwrap_or("NO_REASON")
+                    )));
                 }
                 return Err(status.into());
             }
         }
         .ok_or_else(|| Failure::Unexpected("CHECKOUT_MISSING_IN_REPLY".into()))?;
-        let end = if wait {
-            started
-        } else {
+        // A wait answers within the call's deadline: a saga still running by then is
+        // followed to its end like an unwaited one.
+        let running = !matches!(
+            CheckoutState::try_from(started.state),
+            Ok(CheckoutState::Completed | CheckoutState::Failed)
+        );
+        let end = if running {
             self.watch_checkout(started).await?
+        } else {
+            started
         };
         let state = CheckoutState::try_from(end.state).unwrap_or(CheckoutState::Unspecified);
         let reason = end
@@ -449,7 +460,7 @@ impl Shopper {
             _ => {
                 self.start_over().await;
                 Err(Failure::Unexpected(format!(
-                    "CHECKOUT_{}_{}",
+                    "{}:{}",
                     state.as_str_name(),
                     reason.as_str_name()
                 )))
