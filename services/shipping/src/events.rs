@@ -150,6 +150,17 @@ impl<S: ShippingStore, O: Orders> EventReactor<S, O> {
         self.shipping
             .create_shipment(new, order.slot_id.as_deref(), &actor, now())
             .await?;
+        // The cancellation may have been handled while the shipment was being made (the
+        // consumer reads the two topics side by side) and found nothing to cancel. Read
+        // the order again now that the shipment is stored: a cancellation committed after
+        // this read is handled later and finds the shipment, one committed before shows.
+        let again = self.orders.paid_order(order_id).await?;
+        if again.is_some_and(|o| o.cancelled) {
+            tracing::info!(%order_id, "order cancelled while its shipment was made: cancelling it");
+            self.shipping
+                .cancel_for_order(order_id, "the order was cancelled", now())
+                .await?;
+        }
         Ok(())
     }
 

@@ -350,6 +350,77 @@ mod tests {
         assert!(store.shipment_of_order(cancelled).await.unwrap().is_none());
     }
 
+    /// Orders whose order is cancelled as soon as shipping has read it once: the
+    /// cancellation's event is handled while the shipment is being made.
+    struct CancelledWhileShipping(crate::orders::MemoryOrders, uuid::Uuid);
+
+    impl crate::orders::Orders for CancelledWhileShipping {
+        async fn paid_order(
+            &self,
+            order_id: uuid::Uuid,
+        ) -> Result<Option<crate::orders::PaidOrder>, crate::domain::ShippingError> {
+            let order = self.0.paid_order(order_id).await;
+            self.0.cancel(self.1);
+            order
+        }
+
+        async fn advance(
+            &self,
+            order_id: uuid::Uuid,
+            step: crate::orders::OrderStep,
+            shipment_id: uuid::Uuid,
+            key: &str,
+        ) -> Result<(), crate::domain::ShippingError> {
+            self.0.advance(order_id, step, shipment_id, key).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_order_cancelled_while_its_shipment_is_made_leaves_no_live_shipment() {
+        use crate::domain::{Destination, NewHold, ShipmentStatus};
+        use crate::orders::{MemoryOrders, PaidOrder};
+        let config = ShippingConfig::from_env(&Env::default(), true).unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let shipping = Shipping::new(store.clone(), config.settings(), Arc::new(NearestAvailable));
+        let order_id = uuid::Uuid::now_v7();
+        let now = domain::now();
+        let slot = config
+            .zones
+            .zone("blr-central")
+            .unwrap()
+            .slots_between(
+                now + chrono::Duration::hours(3),
+                now + chrono::Duration::days(2),
+            )
+            .remove(0);
+        let hold = NewHold {
+            order_id,
+            weight_grams: 1_000,
+            cold_chain: false,
+            ttl: chrono::Duration::minutes(15),
+        };
+        shipping.reserve(&slot.id, hold, now).await.unwrap();
+        let orders = MemoryOrders::default();
+        orders.insert(
+            order_id,
+            PaidOrder {
+                user_id: uuid::Uuid::now_v7(),
+                destination: Destination {
+                    postal_code: "560001".into(),
+                    country_code: "IN".into(),
+                    ..Default::default()
+                },
+                slot_id: Some(slot.id.clone()),
+                grams_by_weight: 0,
+                cancelled: false,
+            },
+        );
+        let reactor = EventReactor::new(shipping, CancelledWhileShipping(orders, order_id));
+        reactor.react(&payment_confirmed(order_id)).await.unwrap();
+        let shipment = store.shipment_of_order(order_id).await.unwrap().unwrap();
+        assert_eq!(shipment.status, ShipmentStatus::Cancelled);
+    }
+
     #[test]
     fn real_mode_names_the_missing_database_url() {
         let env = Env::from_pairs(Vec::<(String, String)>::new());
