@@ -4,12 +4,11 @@
 //! own token (their `authorization`, forwarded). Every call is bounded by a deadline.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use mandi_sdk::Mandi;
-use mandi_sdk::proto::mandi::identity::v1::IssueServiceTokenRequest;
+use mandi_sdk::{Mandi, ServiceLogin};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Mutex;
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 
@@ -90,19 +89,12 @@ pub struct Endpoints {
 /// SDK clients of the peers, and the service token.
 #[derive(Clone)]
 pub struct Peers {
-    /// Sends the checkout service token: order, inventory, payment, catalog, shipping.
-    service: Mandi,
-    /// Sends no token of its own: identity, and cart and profile with the shopper's.
+    /// Signed in as checkout: order, inventory, payment, catalog, shipping.
+    login: Arc<ServiceLogin>,
+    /// Sends no token of its own: cart and profile with the shopper's.
     shopper: Mandi,
-    token: std::sync::Arc<ServiceToken>,
     /// The deadline of every call.
     pub deadline: Duration,
-}
-
-struct ServiceToken {
-    secret: SecretString,
-    /// When the current token should be replaced.
-    refresh_at: Mutex<Option<Instant>>,
 }
 
 impl Peers {
@@ -132,44 +124,30 @@ impl Peers {
             }
             builder.connect_lazy()
         };
+        let login = ServiceLogin::new(
+            build()?,
+            build()?,
+            SERVICE_NAME,
+            secret.expose_secret().to_owned(),
+        );
         Ok(Self {
-            service: build()?,
+            login: Arc::new(login),
             shopper: build()?,
-            token: std::sync::Arc::new(ServiceToken {
-                secret,
-                refresh_at: Mutex::new(None),
-            }),
             deadline,
         })
     }
 
-    /// A client sending a fresh service token: issued on first use and again once a fifth
-    /// of its lifetime is left (at least 10s before it expires).
+    /// A client sending a fresh service token (see [`ServiceLogin`]), asked for within
+    /// the call deadline.
     pub async fn service(&self) -> Result<&Mandi, CallError> {
-        let mut refresh_at = self.token.refresh_at.lock().await;
-        if refresh_at.is_none_or(|at| Instant::now() >= at) {
-            let issued = call(
-                "identity",
-                self.deadline,
-                self.shopper
-                    .identity()
-                    .issue_service_token(IssueServiceTokenRequest {
-                        service_name: SERVICE_NAME.into(),
-                        client_secret: self.token.secret.expose_secret().to_owned(),
-                    }),
-            )
-            .await?;
-            self.service
-                .set_token(Some(issued.access_token))
-                .map_err(|error| CallError::Transient {
-                    service: "identity",
-                    reason: format!("unusable service token: {error}"),
-                })?;
-            let lifetime = Duration::from_secs(u64::try_from(issued.expires_in).unwrap_or(0));
-            let early = (lifetime / 5).max(Duration::from_secs(10));
-            *refresh_at = Some(Instant::now() + lifetime.saturating_sub(early));
+        match tokio::time::timeout(self.deadline, self.login.client()).await {
+            Ok(Ok(mandi)) => Ok(mandi),
+            Ok(Err(status)) => Err(CallError::from_status("identity", status)),
+            Err(_) => Err(CallError::Transient {
+                service: "identity",
+                reason: format!("no service token within {:?}", self.deadline),
+            }),
         }
-        Ok(&self.service)
     }
 
     /// The client for calls made with the shopper's token.
