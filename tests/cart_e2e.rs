@@ -10,7 +10,7 @@ use mandi_sdk::proto::mandi::cart::v1::{
     AddItemRequest, Cart, CartItem, GetCartRequest, MergeGuestCartRequest,
     UpdateItemQuantityRequest,
 };
-use mandi_sdk::proto::mandi::catalog::v1::{Product, SearchProductsRequest};
+use mandi_sdk::proto::mandi::catalog::v1::Product;
 use mandi_sdk::proto::mandi::common::v1::Address as PostalAddress;
 use mandi_sdk::proto::mandi::profile::v1::{
     Address, CreateAddressRequest, ListAddressesRequest, SetDefaultAddressRequest,
@@ -58,24 +58,6 @@ fn client(mesh: &ServerProcess, shop: Option<&ServerProcess>) -> Mandi {
             .service_endpoint("cart", shop.url());
     }
     builder.connect_lazy().unwrap()
-}
-
-/// A demo-catalog product by slug.
-async fn demo_product(mandi: &Mandi, query: &str, slug: &str) -> Product {
-    mandi
-        .catalog()
-        .search_products(SearchProductsRequest {
-            query: query.into(),
-            page_size: 20,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .products
-        .into_iter()
-        .find(|p| p.slug == slug)
-        .unwrap_or_else(|| panic!("the demo catalog has {slug}"))
 }
 
 fn home(label: &str, line1: &str) -> Address {
@@ -171,8 +153,8 @@ async fn shopper_visit(shopper: Mandi, guest: Mandi, admin: Mandi) {
     assert!(addresses[0].is_default && !addresses[1].is_default);
 
     // Stock for the mangoes, so merging can be capped by it.
-    let mango = demo_product(&guest, "alphonso mango", "alphonso-mango").await;
-    let cashews = demo_product(&guest, "cashews", "cashew-w240").await;
+    let mango = mandi_testkit::mesh::demo_product(&guest, "alphonso mango", "alphonso-mango").await;
+    let cashews = mandi_testkit::mesh::demo_product(&guest, "cashews", "cashew-w240").await;
     mandi_testkit::mesh::stock(&admin, &mango.id, 3).await;
     mandi_testkit::mesh::stock(&admin, &cashews.id, 5_000).await;
 
@@ -289,7 +271,7 @@ async fn a_shopper_visit_with_profile_on_postgres_and_the_cart_on_redis() {
 async fn bad_input_is_refused_with_the_field_named() {
     let mesh = start_embedded();
     let guest = client(&mesh, None);
-    let melon = demo_product(&guest, "watermelon", "watermelon").await;
+    let melon = mandi_testkit::mesh::demo_product(&guest, "watermelon", "watermelon").await;
     let refused = |request: AddItemRequest| {
         let guest = guest.clone();
         async move { guest.cart().add_item(request).await.unwrap_err() }
@@ -361,7 +343,7 @@ async fn with_inventory_down_the_cart_answers_unverified_and_says_why() {
         ],
     );
     let guest = client(&mesh, Some(&shop));
-    let okra = demo_product(&guest, "bhindi", "bhindi").await;
+    let okra = mandi_testkit::mesh::demo_product(&guest, "bhindi", "bhindi").await;
     let cart = add(&guest, "", &okra, 500).await;
     assert!(!cart.verified);
     assert_eq!(cart.verification_notes.len(), 1);

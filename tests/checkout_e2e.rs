@@ -12,7 +12,7 @@ use futures::StreamExt as _;
 
 use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::cart::v1::{AddItemRequest, GetCartRequest};
-use mandi_sdk::proto::mandi::catalog::v1::{Product, SearchProductsRequest};
+use mandi_sdk::proto::mandi::catalog::v1::Product;
 use mandi_sdk::proto::mandi::checkout::v1::{
     Checkout, CheckoutState, FailureReason, GetCheckoutRequest, ListCheckoutsRequest,
     StartCheckoutRequest, WatchCheckoutRequest, start_checkout_request,
@@ -129,7 +129,7 @@ impl Mesh {
             .connect_lazy()
             .unwrap();
         sign_up(&admin, ADMIN_EMAIL).await;
-        let product = demo_product(&admin).await;
+        let product = mandi_testkit::mesh::demo_product(&admin, "watermelon", "watermelon").await;
         let quantity = product.min_quantity.max(1);
         let received = lines * quantity;
         mandi_testkit::mesh::stock(&admin, &product.id, received).await;
@@ -372,23 +372,6 @@ impl Mesh {
         }
         (paid, cancelled)
     }
-}
-
-async fn demo_product(mandi: &Mandi) -> Product {
-    mandi
-        .catalog()
-        .search_products(SearchProductsRequest {
-            query: "watermelon".into(),
-            page_size: 20,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .products
-        .into_iter()
-        .find(|p| p.slug == "watermelon")
-        .expect("the demo catalog has watermelon")
 }
 
 /// A checkout of the shopper's cart to an inline address in Bengaluru, in the earliest
@@ -953,7 +936,7 @@ async fn embedded_shopper(server: &ServerProcess, email: &str) -> Mandi {
         .connect_lazy()
         .unwrap();
     sign_up(&admin, ADMIN_EMAIL).await;
-    let product = demo_product(&admin).await;
+    let product = mandi_testkit::mesh::demo_product(&admin, "watermelon", "watermelon").await;
     mandi_testkit::mesh::stock(&admin, &product.id, 10 * product.min_quantity.max(1)).await;
     let shopper = Mandi::builder()
         .endpoint(server.url())

@@ -603,20 +603,7 @@ async fn checkouts_survive_killed_services_and_cut_backends_without_losing_anyth
         .connect_lazy()
         .unwrap();
     sign_up(&admin, ADMIN_EMAIL).await;
-    let product = admin
-        .catalog()
-        .search_products(SearchProductsRequest {
-            query: "watermelon".into(),
-            page_size: 20,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .products
-        .into_iter()
-        .find(|p| p.slug == "watermelon")
-        .expect("the demo catalog has watermelon");
+    let product = mandi_testkit::mesh::demo_product(&admin, "watermelon", "watermelon").await;
     let quantity = product.min_quantity.max(1);
     // A tenth fewer lines than shoppers: some checkouts also meet an empty shelf.
     let received = (shoppers as i64 * 9 / 10).max(1) * quantity;

@@ -483,20 +483,7 @@ async fn the_storefront_is_served_at_the_root_with_app_routes_and_a_note_when_un
 async fn a_shopper_checks_out_demo_stock_and_watches_it_through_grpc_web() {
     let server = start(vec![("MANDI_INVENTORY__DEMO_STOCK", "true".into())]);
     let shopper = through_gateway(&server);
-    let watermelon = shopper
-        .catalog()
-        .search_products(SearchProductsRequest {
-            query: "watermelon".into(),
-            page_size: 20,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .products
-        .into_iter()
-        .find(|p| p.slug == "watermelon")
-        .expect("the demo catalog has watermelon");
+    let watermelon = mandi_testkit::mesh::demo_product(&shopper, "watermelon", "watermelon").await;
 
     // The demo stock arrives in the background right after start.
     let mut available = 0;

@@ -19,8 +19,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::cart::v1::{AddItemRequest, GetCartRequest};
 use mandi_sdk::proto::mandi::catalog::v1::{
-    CreateProductRequest, ListCategoriesRequest, Product, ProductStatus, SearchProductsRequest,
-    UpdateProductRequest,
+    CreateProductRequest, ListCategoriesRequest, Product, ProductStatus, UpdateProductRequest,
 };
 use mandi_sdk::proto::mandi::checkout::v1::{
     CheckoutState, StartCheckoutRequest, start_checkout_request,
@@ -374,20 +373,7 @@ async fn callers_cannot_reach_past_their_role_or_into_other_peoples_data() {
     let alice_id = sign_up(&alice, "alice@example.com").await.user.unwrap().id;
     let mallory_login = sign_up(&mesh::client(&server), "mallory@example.com").await;
     let mallory_id = mallory_login.user.unwrap().id;
-    let product = alice
-        .catalog()
-        .search_products(SearchProductsRequest {
-            query: "watermelon".into(),
-            page_size: 20,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .products
-        .into_iter()
-        .find(|p| p.slug == "watermelon")
-        .expect("the demo catalog has watermelon");
+    let product = mandi_testkit::mesh::demo_product(&alice, "watermelon", "watermelon").await;
     let quantity = product.min_quantity.max(1);
     mesh::stock(&admin, &product.id, 10 * quantity).await;
     alice

@@ -10,7 +10,6 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::cart::v1::AddItemRequest;
-use mandi_sdk::proto::mandi::catalog::v1::SearchProductsRequest;
 use mandi_sdk::proto::mandi::checkout::v1::{
     CheckoutState, StartCheckoutRequest, start_checkout_request,
 };
@@ -408,20 +407,7 @@ async fn a_checkout_is_delivered_and_the_order_follows(extra: Vec<(&'static str,
     let admin = mesh::client(&server);
     sign_up(&admin, ADMIN_EMAIL).await;
     let (rider, rider_profile) = rider_on_shift(&server, &admin, "rider@example.com").await;
-    let product = admin
-        .catalog()
-        .search_products(SearchProductsRequest {
-            query: "watermelon".into(),
-            page_size: 20,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .products
-        .into_iter()
-        .find(|p| p.slug == "watermelon")
-        .expect("the demo catalog has watermelon");
+    let product = mandi_testkit::mesh::demo_product(&admin, "watermelon", "watermelon").await;
     let quantity = product.min_quantity.max(1);
     mesh::stock(&admin, &product.id, 10 * quantity).await;
 

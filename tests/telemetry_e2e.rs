@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mandi_sdk::Mandi;
 use mandi_sdk::proto::mandi::cart::v1::AddItemRequest;
-use mandi_sdk::proto::mandi::catalog::v1::{GetProductRequest, Product, SearchProductsRequest};
+use mandi_sdk::proto::mandi::catalog::v1::{GetProductRequest, Product};
 use mandi_sdk::proto::mandi::checkout::v1::{
     Checkout, CheckoutState, StartCheckoutRequest, start_checkout_request,
 };
@@ -107,23 +107,6 @@ fn caller_context() -> (String, String, String) {
 
 // === a shop to check out in ===
 
-async fn watermelon(mandi: &Mandi) -> Product {
-    mandi
-        .catalog()
-        .search_products(SearchProductsRequest {
-            query: "watermelon".into(),
-            page_size: 20,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .products
-        .into_iter()
-        .find(|p| p.slug == "watermelon")
-        .expect("the demo catalog has watermelon")
-}
-
 fn bengaluru() -> PostalAddress {
     PostalAddress {
         line1: "12 MG Road".into(),
@@ -138,7 +121,7 @@ fn bengaluru() -> PostalAddress {
 async fn stocked(server: &ServerProcess) -> Product {
     let admin = mesh::client(server);
     sign_up(&admin, ADMIN_EMAIL).await;
-    let product = watermelon(&admin).await;
+    let product = mandi_testkit::mesh::demo_product(&admin, "watermelon", "watermelon").await;
     mesh::stock(&admin, &product.id, 10 * product.min_quantity.max(1)).await;
     product
 }

@@ -140,3 +140,26 @@ pub fn zones_file(capacity: u32) -> std::path::PathBuf {
     std::fs::write(&path, zones).expect("the temporary directory is writable");
     path
 }
+
+/// The demo-catalog product with `slug`, found by searching for `query`.
+pub async fn demo_product(
+    mandi: &Mandi,
+    query: &str,
+    slug: &str,
+) -> mandi_sdk::proto::mandi::catalog::v1::Product {
+    use mandi_sdk::proto::mandi::catalog::v1::SearchProductsRequest;
+    mandi
+        .catalog()
+        .search_products(SearchProductsRequest {
+            query: query.into(),
+            page_size: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|status| panic!("search {query:?}: {status:?}"))
+        .into_inner()
+        .products
+        .into_iter()
+        .find(|p| p.slug == slug)
+        .unwrap_or_else(|| panic!("the demo catalog has {slug}"))
+}
